@@ -1,0 +1,51 @@
+# The two commands of the quick start are `make run` and `make test`.
+# Each creates or reuses .venv and installs the pinned dependencies when pyproject.toml
+# changed since the last install; both are safe to repeat.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+RAW ?= data/raw/demo
+PATIENTS ?= 200
+DAYS ?= 180
+
+.PHONY: run test test-slow bench lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+## The main job on embedded defaults: synthesize a cohort, validate it, ingest it into
+## the encrypted store, summarize the stored version.
+run: venv
+	$(BIN)/novamind data keygen --env-file .env
+	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
+	$(BIN)/novamind data validate $(RAW)
+	$(BIN)/novamind data ingest $(RAW)
+	$(BIN)/novamind data summary
+	$(BIN)/novamind audit verify
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+## Lint, the import contracts, then every test not marked slow.
+test: lint
+	$(BIN)/python -m pytest -m "not slow" -q
+
+## End-to-end and benchmark-sized tests.
+test-slow: venv
+	$(BIN)/python -m pytest -m slow -q
+
+## Benchmarks; figures go into the README.
+bench: venv
+	$(BIN)/python bench/synth_benchmark.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""The ``novamind`` command: sub-commands grouped by job."""
+
+from __future__ import annotations
+
+import typer
+
+from novamind_core.cli import audit, data
+from novamind_core.cli.common import configure
+
+app = typer.Typer(
+    name="novamind",
+    help="NovaMind Digital Twin: train, register, review, serve and monitor the twin's models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.callback()(configure)
+app.add_typer(data.app, name="data")
+app.add_typer(audit.app, name="audit")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Structured logs with a PHI guard, and the tamper-evident audit trail."""

@@ -1,0 +1,1 @@
+"""The secure patient store: keyed-hash pseudonyms and encryption at rest."""

@@ -1,0 +1,1 @@
+"""Synthetic cohort: realistic raw source-system tables with planted ground truth."""

@@ -1,0 +1,1 @@
+"""Data contracts (feature_specs/) and their enforcement with Great Expectations."""
