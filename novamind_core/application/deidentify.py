@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import pandas as pd
 
 from novamind_core.domain.patients import AGE_BANDS
 from novamind_core.domain.ports import Pseudonymizer, Tables
+
+log = logging.getLogger(__name__)
 
 PATIENT_ID = "patient_id"
 PATIENT_KEY = "patient_key"  # the pseudonym column in stored tables
@@ -29,7 +32,9 @@ def age_bands(birth_dates: pd.Series, as_of: date) -> pd.Series:
     return labels
 
 
-def deidentify(tables: Tables, pseudonymizer: Pseudonymizer, as_of: date) -> dict[str, pd.DataFrame]:
+def deidentify(
+    tables: Tables, pseudonymizer: Pseudonymizer, as_of: date
+) -> dict[str, pd.DataFrame]:
     """Pseudonymize ``patient_id`` everywhere, drop names, replace birth dates by age bands."""
     out: dict[str, pd.DataFrame] = {}
     for name, frame in tables.items():
@@ -43,4 +48,6 @@ def deidentify(tables: Tables, pseudonymizer: Pseudonymizer, as_of: date) -> dic
             frame = frame.drop(columns=[BIRTH_DATE])
         frame = frame.drop(columns=[c for c in DIRECT_IDENTIFIERS if c in frame])
         out[name] = frame
+    for key in out.get("patients", {}).get(PATIENT_KEY, []):
+        log.debug("patient de-identified", extra={"patient_id_hash": key})
     return out

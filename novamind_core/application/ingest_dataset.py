@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,6 +20,8 @@ from novamind_core.domain.ports import (
     Pseudonymizer,
     RawDataSource,
 )
+
+log = logging.getLogger(__name__)
 
 
 class DatasetRejectedError(ValidationError):
@@ -48,8 +52,16 @@ class IngestOutcome:
 
 def validate_dataset(source: RawDataSource, validator: DatasetValidator) -> Validated:
     """Read every raw table and check it against its contract."""
+    started = time.perf_counter()
     tables, problems = source.read()
     report, details = validator.validate(tables, problems)
+    log.info(
+        "validated %d tables: %d expectations evaluated, %d failed",
+        len(report.tables_checked),
+        report.expectations_evaluated,
+        len(report.failures),
+        extra={"duration_ms": round((time.perf_counter() - started) * 1000)},
+    )
     return Validated(tables, report, details)
 
 
@@ -66,11 +78,16 @@ def ingest_dataset(
     is already stored is not written twice: the existing version is returned.
     """
     report = validated.report
+    started = time.perf_counter()
     if not report.success:
         audit.record("ingest_rejected", source_label, failures=len(report.failures))
+        log.warning("ingest rejected: %d failed expectations; nothing stored", len(report.failures))
         raise DatasetRejectedError(report)
     audit.record(
-        "read", source_label, purpose="ingest", tables=sorted(validated.tables),
+        "read",
+        source_label,
+        purpose="ingest",
+        tables=sorted(validated.tables),
         patients=len(validated.tables["patients"]),
     )
     stored = deidentify(validated.tables, pseudonymizer, as_of=_as_of(validated.tables))
@@ -78,14 +95,24 @@ def ingest_dataset(
     existing = store.find_by_fingerprint(fingerprint)
     if existing is not None:
         audit.record("ingest_unchanged", existing.version, fingerprint=fingerprint)
+        log.info("content already stored as %s; nothing written", existing.version)
         return IngestOutcome(existing, False, report)
     version = store.write(
         stored,
         {"patients": len(stored["patients"]), "source": source_label},
     )
     audit.record(
-        "write", version.version, purpose="ingest", fingerprint=version.fingerprint,
+        "write",
+        version.version,
+        purpose="ingest",
+        fingerprint=version.fingerprint,
         rows=version.row_counts,
+    )
+    log.info(
+        "stored dataset %s (%d patients)",
+        version.version,
+        version.patients,
+        extra={"duration_ms": round((time.perf_counter() - started) * 1000)},
     )
     return IngestOutcome(version, True, report)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import pandas as pd
@@ -16,7 +17,8 @@ def phenotype_column(genotypes: pd.DataFrame, gene: Gene) -> pd.Series:
     pairs = list(zip(genotypes[f"{prefix}_allele1"], genotypes[f"{prefix}_allele2"], strict=True))
     cache = {
         pair: Diplotype(StarAllele.parse(gene, pair[0]), StarAllele.parse(gene, pair[1]))
-        .phenotype().value
+        .phenotype()
+        .value
         for pair in set(pairs)
     }
     return pd.Series([cache[p] for p in pairs], index=genotypes.index)
@@ -31,10 +33,16 @@ def _shares(values: pd.Series) -> str:
 def summarize(store: PatientDataStore, version: str, audit: AuditTrail) -> dict[str, object]:
     tables = {
         name: store.read(version, name)
-        for name in ("patients", "symptom_observations", "biometrics", "genotypes",
-                     "treatment_history")
+        for name in (
+            "patients",
+            "symptom_observations",
+            "biometrics",
+            "genotypes",
+            "treatment_history",
+        )
     }
     audit.record("read", version, purpose="summary", tables=sorted(tables))
+    logging.getLogger(__name__).info("summarized dataset %s", version)
     patients, obs = tables["patients"], tables["symptom_observations"]
     bio, history = tables["biometrics"], tables["treatment_history"]
     per_patient = obs.groupby("patient_key").size()
@@ -53,5 +61,6 @@ def summarize(store: PatientDataStore, version: str, audit: AuditTrail) -> dict[
         "CYP2D6 phenotypes": _shares(phenotype_column(tables["genotypes"], Gene.CYP2D6)),
         "CYP2C19 phenotypes": _shares(phenotype_column(tables["genotypes"], Gene.CYP2C19)),
         "treatment trials": f"{len(history):,} ({assessed.mean():.0%} of assessed responded)"
-        if len(assessed) else f"{len(history):,}",
+        if len(assessed)
+        else f"{len(history):,}",
     }

@@ -31,6 +31,11 @@ def show(last: int = typer.Option(20, min=1, help="How many recent entries.")) -
     """Print the most recent audit entries."""
     table = Table("seq", "time (UTC)", "actor", "action", "resource")
     for entry in audit_trail().entries()[-last:]:
-        table.add_row(str(entry["seq"]), entry["timestamp"][:19], entry["actor"],
-                      entry["action"], entry["resource"])
+        table.add_row(
+            str(entry["seq"]),
+            entry["timestamp"][:19],
+            entry["actor"],
+            entry["action"],
+            entry["resource"],
+        )
     console.print(table)

@@ -14,22 +14,29 @@ from novamind_core.cli.common import console, handles_errors, settings_or_exit
 from novamind_core.domain.datasets import ValidationReport
 from novamind_core.domain.errors import ConfigurationError, ValidationError
 
-app = typer.Typer(help="Synthesize, validate, ingest and inspect patient datasets.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Synthesize, validate, ingest and inspect patient datasets.", no_args_is_help=True
+)
 
 
 @app.command()
 @handles_errors
 def keygen(
-    env_file: Path = typer.Option(None, help="Append NOVAMIND_ENCRYPTION_KEY to this file "
-                                  "unless it already sets one."),
+    env_file: Path = typer.Option(
+        None, help="Append NOVAMIND_ENCRYPTION_KEY to this file unless it already sets one."
+    ),
 ) -> None:
     """Create a random 32-byte master key for the patient store."""
     import base64
     import os
 
-    if env_file is not None and env_file.exists() and any(
-        line.startswith("NOVAMIND_ENCRYPTION_KEY=") for line in env_file.read_text().splitlines()
+    if (
+        env_file is not None
+        and env_file.exists()
+        and any(
+            line.startswith("NOVAMIND_ENCRYPTION_KEY=")
+            for line in env_file.read_text().splitlines()
+        )
     ):
         console.print(f"{env_file} already sets NOVAMIND_ENCRYPTION_KEY; left unchanged")
         return
@@ -50,8 +57,9 @@ def synth(
     patients: int = typer.Option(200, min=1, help="Number of patients."),
     days: int = typer.Option(180, min=28, help="Days of follow-up per patient."),
     seed: int = typer.Option(7, help="Random seed; the same seed gives the same data."),
-    end_date: datetime = typer.Option("2025-12-31", formats=["%Y-%m-%d"],
-                                      help="Last day of follow-up."),
+    end_date: datetime = typer.Option(
+        "2025-12-31", formats=["%Y-%m-%d"], help="Last day of follow-up."
+    ),
     fmt: str = typer.Option("parquet", "--format", help="parquet or csv."),
 ) -> None:
     """Generate a synthetic cohort of raw source-system tables with planted ground truth."""
@@ -73,8 +81,9 @@ def synth(
     for name, frame in cohort.tables.items():
         table.add_row(name, f"{len(frame):,}", str(frame.shape[1]))
     console.print(table)
-    console.print(f"ground truth: {out / 'ground_truth.json'}  "
-                  f"({time.perf_counter() - started:.1f} s)")
+    console.print(
+        f"ground truth: {out / 'ground_truth.json'}  ({time.perf_counter() - started:.1f} s)"
+    )
 
 
 def _validate(directory: Path, report_json: Path | None):
@@ -90,8 +99,9 @@ def _validate(directory: Path, report_json: Path | None):
         )
     path = report_json or _default_report_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_report_json(validated.report, validated.details), indent=2,
-                               default=str))
+    path.write_text(
+        json.dumps(_report_json(validated.report, validated.details), indent=2, default=str)
+    )
     _print_report(validated.report)
     console.print(f"full result: {path}")
     return validated
@@ -125,13 +135,24 @@ def _print_report(report: ValidationReport) -> None:
             + ", ".join(f"{t} {n:,} rows" for t, n in report.row_counts.items())
         )
         return
-    table = Table("table", "column", "expectation", "failing", "examples", "detail",
-                  title="[red]data contract violations[/]", show_lines=False)
+    table = Table(
+        "table",
+        "column",
+        "expectation",
+        "failing",
+        "examples",
+        "detail",
+        title="[red]data contract violations[/]",
+        show_lines=False,
+    )
     for f in report.failures:
         table.add_row(
-            f.table, f.column or "-", f.expectation,
+            f.table,
+            f.column or "-",
+            f.expectation,
             "-" if f.failing_count is None else f"{f.failing_count:,}",
-            "(withheld: identifier)" if f.examples is None and f.failing_count
+            "(withheld: identifier)"
+            if f.examples is None and f.failing_count
             else ", ".join(f.examples or ()),
             f.detail,
         )
@@ -188,17 +209,23 @@ def ingest(
     try:
         with console.status("pseudonymizing and encrypting"):
             outcome = ingest_dataset(
-                validated, HmacPseudonymizer(key), store, audit_trail(),
+                validated,
+                HmacPseudonymizer(key),
+                store,
+                audit_trail(),
                 source_label=f"raw-dataset:{directory.name}",
             )
     except DatasetRejectedError as exc:
         raise typer.Exit(1) from exc
     if outcome.created:
-        console.print(f"[green]stored[/] dataset {outcome.version.version} "
-                      f"(fingerprint {outcome.version.fingerprint[:12]})")
+        console.print(
+            f"[green]stored[/] dataset {outcome.version.version} "
+            f"(fingerprint {outcome.version.fingerprint[:12]})"
+        )
     else:
-        console.print(f"unchanged: identical content is already stored as "
-                      f"{outcome.version.version}")
+        console.print(
+            f"unchanged: identical content is already stored as {outcome.version.version}"
+        )
 
 
 @app.command()
@@ -207,13 +234,21 @@ def versions() -> None:
     """List the dataset versions in the patient store."""
     rows = open_store().versions()
     if not rows:
-        raise ConfigurationError("the patient store holds no dataset yet: run `novamind data ingest`")
-    table = Table("version", "created (UTC)", "patients", "observations", "biometrics",
-                  "fingerprint")
+        raise ConfigurationError(
+            "the patient store holds no dataset yet: run `novamind data ingest`"
+        )
+    table = Table(
+        "version", "created (UTC)", "patients", "observations", "biometrics", "fingerprint"
+    )
     for v in rows:
-        table.add_row(v.version, v.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(v.patients),
-                      f"{v.row_counts.get('symptom_observations', 0):,}",
-                      f"{v.row_counts.get('biometrics', 0):,}", v.fingerprint[:12])
+        table.add_row(
+            v.version,
+            v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(v.patients),
+            f"{v.row_counts.get('symptom_observations', 0):,}",
+            f"{v.row_counts.get('biometrics', 0):,}",
+            v.fingerprint[:12],
+        )
     console.print(table)
 
 

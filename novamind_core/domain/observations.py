@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from novamind_core.domain.patients import PatientPseudonym
 
 
-class Instrument(str, Enum):
+class Instrument(StrEnum):
     """Self-report instruments and their valid score ranges."""
 
     PHQ9 = "phq9"  # Patient Health Questionnaire-9, depression, 0-27
@@ -29,7 +29,7 @@ _INSTRUMENT_RANGES = {
 }
 
 
-class BiometricKind(str, Enum):
+class BiometricKind(StrEnum):
     """Wearable measurements, their units and physiologically plausible ranges."""
 
     HEART_RATE = "heart_rate_bpm"

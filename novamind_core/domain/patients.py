@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 _PSEUDONYM = re.compile(r"^p_[0-9a-f]{24}$")
 
@@ -23,13 +23,13 @@ class PatientPseudonym:
         return self.value
 
 
-class Sex(str, Enum):
+class Sex(StrEnum):
     FEMALE = "F"
     MALE = "M"
     OTHER = "X"
 
 
-class Diagnosis(str, Enum):
+class Diagnosis(StrEnum):
     """Primary psychiatric diagnosis (short codes used in source tables)."""
 
     MDD = "MDD"  # major depressive disorder

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from novamind_core.domain.patients import PatientPseudonym
 
 
-class Gene(str, Enum):
+class Gene(StrEnum):
     CYP2D6 = "CYP2D6"
     CYP2C19 = "CYP2C19"
 
 
-class Phenotype(str, Enum):
+class Phenotype(StrEnum):
     """Metabolizer phenotype (CPIC standardized terms)."""
 
     POOR = "PM"
@@ -38,16 +38,26 @@ class Phenotype(str, Enum):
 
 # Activity value of one copy of each allele the platform recognizes.
 CYP2D6_ACTIVITY: dict[str, float] = {
-    "*1": 1.0, "*2": 1.0, "*35": 1.0,
-    "*9": 0.5, "*17": 0.5, "*29": 0.5, "*41": 0.5,
+    "*1": 1.0,
+    "*2": 1.0,
+    "*35": 1.0,
+    "*9": 0.5,
+    "*17": 0.5,
+    "*29": 0.5,
+    "*41": 0.5,
     "*10": 0.25,
-    "*3": 0.0, "*4": 0.0, "*5": 0.0, "*6": 0.0, "*36": 0.0,
+    "*3": 0.0,
+    "*4": 0.0,
+    "*5": 0.0,
+    "*6": 0.0,
+    "*36": 0.0,
 }
 
 # Function of each CYP2C19 allele: "normal", "no", "increased".
 CYP2C19_FUNCTION: dict[str, str] = {
     "*1": "normal",
-    "*2": "no", "*3": "no",
+    "*2": "no",
+    "*3": "no",
     "*17": "increased",
 }
 
@@ -139,7 +149,7 @@ class Genotype:
         return self.diplotypes[gene].phenotype()
 
 
-class DrugClass(str, Enum):
+class DrugClass(StrEnum):
     SSRI = "SSRI"
     SNRI = "SNRI"
     TCA = "TCA"

@@ -61,19 +61,31 @@ def read_dataset(directory: Path, specs: dict[str, TableSpec]) -> RawDataset:
     for name in RAW_TABLES:
         path = _find(directory, name)
         if path is None:
-            result.problems.append(ValidationFailure(
-                name, None, "table_file_exists", None, None,
-                f"no {name}.parquet or {name}.csv in the dataset directory",
-            ))
+            result.problems.append(
+                ValidationFailure(
+                    name,
+                    None,
+                    "table_file_exists",
+                    None,
+                    None,
+                    f"no {name}.parquet or {name}.csv in the dataset directory",
+                )
+            )
             continue
         result.files[name] = path
         try:
             result.tables[name] = _read(path, specs[name])
-        except Exception as exc:  # noqa: BLE001 - any reader error means an unreadable file
-            result.problems.append(ValidationFailure(
-                name, None, "table_file_readable", None, None,
-                f"{path.name} could not be read: {type(exc).__name__}: {_first_line(exc)}",
-            ))
+        except Exception as exc:
+            result.problems.append(
+                ValidationFailure(
+                    name,
+                    None,
+                    "table_file_readable",
+                    None,
+                    None,
+                    f"{path.name} could not be read: {type(exc).__name__}: {_first_line(exc)}",
+                )
+            )
     return result
 
 
@@ -89,8 +101,9 @@ def _read(path: Path, spec: TableSpec) -> pd.DataFrame:
     if path.suffix == ".parquet":
         frame = pq.read_table(path).to_pandas()
     else:
-        frame = pd.read_csv(path, dtype={c: "string" for c, s in spec.columns.items()
-                                         if s.dtype == "string"})
+        frame = pd.read_csv(
+            path, dtype={c: "string" for c, s in spec.columns.items() if s.dtype == "string"}
+        )
     for column, col_spec in spec.columns.items():
         if column not in frame:
             continue

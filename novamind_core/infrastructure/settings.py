@@ -113,8 +113,10 @@ def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else "?"
-        variable = "MLFLOW_TRACKING_URI" if field == "mlflow_tracking_uri" else (
-            f"{ENV_PREFIX}{field.upper()}"
+        variable = (
+            "MLFLOW_TRACKING_URI"
+            if field == "mlflow_tracking_uri"
+            else (f"{ENV_PREFIX}{field.upper()}")
         )
         shown = "" if "key" in field or "secret" in field else f" (got {item.get('input')!r})"
         lines.append(f"{variable}: {item['msg']}{shown}")

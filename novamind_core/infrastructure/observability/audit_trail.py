@@ -91,9 +91,11 @@ class HashChainAuditTrail:
                 problems.append(ChainProblem(number, seq, "entry content was edited"))
             if seq != expected_seq:
                 kind = "removed" if isinstance(seq, int) and seq > expected_seq else "reordered"
-                problems.append(ChainProblem(
-                    number, seq, f"expected entry {expected_seq}, found {seq}: entries {kind}"
-                ))
+                problems.append(
+                    ChainProblem(
+                        number, seq, f"expected entry {expected_seq}, found {seq}: entries {kind}"
+                    )
+                )
             elif entry.get("prev_hash") != previous_hash:
                 problems.append(ChainProblem(number, seq, "does not follow the entry before it"))
             previous_hash = entry.get("hash", "")

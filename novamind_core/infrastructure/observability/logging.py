@@ -66,7 +66,7 @@ class PhiGuard(logging.Filter):
 class ThirdPartyQuiet(logging.Filter):
     """Let libraries speak at WARNING and above only; our own code at its set level."""
 
-    OWN = ("novamind", "components", "pipelines", "serving", "__main__")
+    OWN = ("novamind", "novamind_core", "components", "pipelines", "serving", "__main__")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno >= logging.WARNING or record.name.split(".")[0] in self.OWN
@@ -79,9 +79,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"
-            ).replace("+00:00", "Z"),
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "service": getattr(record, "service", self.service),
             "message": record.getMessage(),

@@ -56,7 +56,9 @@ class EncryptedDatasetStore:
     def _versions_dir(self) -> Path:
         return self.root / "versions"
 
-    def write(self, tables: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]) -> DatasetVersion:
+    def write(
+        self, tables: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]
+    ) -> DatasetVersion:
         self._versions_dir.mkdir(parents=True, exist_ok=True)
         version = self._next_version()
         tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=self._versions_dir))
@@ -94,8 +96,7 @@ class EncryptedDatasetStore:
         manifest = self.manifest(version)
         if manifest["key_id"] != self._key_id:
             raise AuthenticationError(
-                f"dataset {version} was encrypted with another key: check "
-                "NOVAMIND_ENCRYPTION_KEY"
+                f"dataset {version} was encrypted with another key: check NOVAMIND_ENCRYPTION_KEY"
             )
         if table not in manifest["tables"]:
             raise NotFoundError(f"dataset {version} has no table {table!r}")
@@ -124,7 +125,9 @@ class EncryptedDatasetStore:
     def latest(self) -> DatasetVersion:
         versions = self.versions()
         if not versions:
-            raise NotFoundError("the patient store holds no dataset yet: run `novamind data ingest`")
+            raise NotFoundError(
+                "the patient store holds no dataset yet: run `novamind data ingest`"
+            )
         return versions[-1]
 
     def fingerprint(self, tables: Mapping[str, pd.DataFrame]) -> str:

@@ -32,6 +32,5 @@ class FileCipher:
             return self._aead.decrypt(nonce, blob[len(MAGIC) + NONCE_BYTES :], context.encode())
         except InvalidTag:
             raise DataProcessingError(
-                f"{context}: integrity check failed (the file was altered, or another key "
-                "was used)"
+                f"{context}: integrity check failed (the file was altered, or another key was used)"
             ) from None

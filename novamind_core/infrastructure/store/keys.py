@@ -18,4 +18,6 @@ def derive(master: bytes, purpose: str) -> bytes:
 
 def key_id(master: bytes) -> str:
     """A public fingerprint of the master key, to tell a wrong key before decrypting."""
-    return hmac.new(derive(master, "key-id"), b"novamind-key-check", hashlib.sha256).hexdigest()[:16]
+    return hmac.new(derive(master, "key-id"), b"novamind-key-check", hashlib.sha256).hexdigest()[
+        :16
+    ]

@@ -11,18 +11,103 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-FIRST_NAMES = (
-    "Olivia Liam Emma Noah Amelia Oliver Sophia Elijah Charlotte James Mia Benjamin "
-    "Harper Lucas Evelyn Mason Abigail Ethan Emily Logan Ella Jacob Avery Michael "
-    "Sofia Daniel Camila Henry Aria Jackson Scarlett Sebastian Layla Aiden Chloe "
-    "Matthew Zoe Samuel Nora David Lily Joseph Hannah Carter Grace Owen Leah Wyatt"
-).split()
-LAST_NAMES = (
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez "
-    "Hernandez Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee "
-    "Perez Thompson White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young "
-    "Allen King Wright Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall"
-).split()
+FIRST_NAMES = [
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Amelia",
+    "Oliver",
+    "Sophia",
+    "Elijah",
+    "Charlotte",
+    "James",
+    "Mia",
+    "Benjamin",
+    "Harper",
+    "Lucas",
+    "Evelyn",
+    "Mason",
+    "Abigail",
+    "Ethan",
+    "Emily",
+    "Logan",
+    "Ella",
+    "Jacob",
+    "Avery",
+    "Michael",
+    "Sofia",
+    "Daniel",
+    "Camila",
+    "Henry",
+    "Aria",
+    "Jackson",
+    "Scarlett",
+    "Sebastian",
+    "Layla",
+    "Aiden",
+    "Chloe",
+    "Matthew",
+    "Zoe",
+    "Samuel",
+    "Nora",
+    "David",
+    "Lily",
+    "Joseph",
+    "Hannah",
+    "Carter",
+    "Grace",
+    "Owen",
+    "Leah",
+    "Wyatt",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+]
 
 DIAGNOSES = ("MDD", "GAD", "BIPOLAR", "PTSD", "MIXED")
 DIAGNOSIS_WEIGHTS = (0.40, 0.25, 0.10, 0.10, 0.15)

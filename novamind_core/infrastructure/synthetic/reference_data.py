@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> dict[str, Any]:
     """Load ``data/<name>.json`` from this package."""
     text = resources.files(__package__).joinpath("data", f"{name}.json").read_text("utf-8")

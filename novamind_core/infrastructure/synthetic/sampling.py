@@ -60,10 +60,12 @@ def symptom_reports(
     return _sorted_frame(
         {
             "patient_id": np.concatenate([ids[p_m], ids[p_w]]),
-            "recorded_at": np.concatenate([
-                _timestamps(start, t_m, rng.integers(17 * 3600, 23 * 3600, len(p_m))),
-                _timestamps(start, t_w, rng.integers(8 * 3600, 22 * 3600, len(p_w))),
-            ]),
+            "recorded_at": np.concatenate(
+                [
+                    _timestamps(start, t_m, rng.integers(17 * 3600, 23 * 3600, len(p_m))),
+                    _timestamps(start, t_w, rng.integers(8 * 3600, 22 * 3600, len(p_w))),
+                ]
+            ),
             "phq9": np.concatenate([nan_m, phq]),
             "gad7": np.concatenate([nan_m, gad]),
             "mood": np.concatenate([mood, nan_w]),
@@ -109,16 +111,20 @@ def biometric_records(
     return _sorted_frame(
         {
             "patient_id": np.concatenate([ids[p_r], ids[p_d], ids[p_d]]),
-            "recorded_at": np.concatenate([
-                _timestamps(start, t_r, secs),
-                _timestamps(start, t_d, rng.integers(6 * 3600, 9 * 3600, len(p_d))),
-                _timestamps(start, t_d, rng.integers(23 * 3600, SECONDS_PER_DAY, len(p_d))),
-            ]),
-            "record_type": np.concatenate([
-                np.full(len(p_r), "reading"),
-                np.full(len(p_d), "sleep_summary"),
-                np.full(len(p_d), "activity_summary"),
-            ]),
+            "recorded_at": np.concatenate(
+                [
+                    _timestamps(start, t_r, secs),
+                    _timestamps(start, t_d, rng.integers(6 * 3600, 9 * 3600, len(p_d))),
+                    _timestamps(start, t_d, rng.integers(23 * 3600, SECONDS_PER_DAY, len(p_d))),
+                ]
+            ),
+            "record_type": np.concatenate(
+                [
+                    np.full(len(p_r), "reading"),
+                    np.full(len(p_d), "sleep_summary"),
+                    np.full(len(p_d), "activity_summary"),
+                ]
+            ),
             "heart_rate_bpm": np.concatenate([np.round(np.clip(hr, 35, 200), 1), nd, nd]),
             "hrv_rmssd_ms": np.concatenate([np.round(np.clip(hrv, 3, 250), 1), nd, nd]),
             "sleep_hours": np.concatenate([nr, np.round(np.clip(sleep, 0, 16), 2), nd]),

@@ -93,8 +93,16 @@ def plan_treatments(
                 break
             day = end_day + int(rng.integers(5, 15))
     columns = [
-        "trial_id", "patient_id", "drug_name", "dose_mg", "start_date", "end_date",
-        "response", "remission", "side_effects", "discontinued_side_effects",
+        "trial_id",
+        "patient_id",
+        "drug_name",
+        "dose_mg",
+        "start_date",
+        "end_date",
+        "response",
+        "remission",
+        "side_effects",
+        "discontinued_side_effects",
     ]
     history = pd.DataFrame(rows, columns=columns)
     for col in ("start_date", "end_date"):

@@ -15,8 +15,16 @@ from novamind_core.infrastructure.validation.feature_specs import ColumnSpec, Ta
 # Names GE resolves to numpy dtypes, or to pandas extension dtypes by class name.
 TYPE_LISTS = {
     "string": ["object", "str", "StringDtype"],
-    "float": ["float64", "float32", "int64", "int32", "int16", "int8",
-              "Float64Dtype", "Int64Dtype"],
+    "float": [
+        "float64",
+        "float32",
+        "int64",
+        "int32",
+        "int16",
+        "int8",
+        "Float64Dtype",
+        "Int64Dtype",
+    ],
     "datetime": ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"],
     "bool": ["bool", "BooleanDtype"],
 }
@@ -59,9 +67,7 @@ class GreatExpectationsValidator:
             definition = context.validation_definitions.add(
                 gx.ValidationDefinition(data=batch, suite=suite, name=f"validate_{name}")
             )
-            result = definition.run(
-                batch_parameters={"dataframe": frame}, result_format="SUMMARY"
-            )
+            result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
             full[name] = _scrubbed(result.to_json_dict(), spec)
             evaluated += len(result.results)
             failures.extend(_failures(name, spec, result))
@@ -88,7 +94,7 @@ class GreatExpectationsValidator:
                 out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=spec.primary_key))
         for column in present:
             out.extend(self._column_expectations(column, spec.columns[column]))
-        for column, target in spec.references.items():
+        for column, _target in spec.references.items():
             ref_table, ref_column = spec.referenced(column)
             known = tables.get(ref_table)
             if column in present and known is not None and ref_column in known:
@@ -96,14 +102,18 @@ class GreatExpectationsValidator:
                 out.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values))
         for pair in spec.ordered_pairs:
             if pair.later in present and pair.earlier in present:
-                out.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A=pair.later, column_B=pair.earlier, or_equal=True,
-                    ignore_row_if="either_value_is_missing",
-                ))
+                out.append(
+                    gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                        column_A=pair.later,
+                        column_B=pair.earlier,
+                        or_equal=True,
+                        ignore_row_if="either_value_is_missing",
+                    )
+                )
         if GAP_COLUMN in frame:
-            out.append(gxe.ExpectColumnValuesToBeBetween(
-                column=GAP_COLUMN, min_value=0, strict_min=True
-            ))
+            out.append(
+                gxe.ExpectColumnValuesToBeBetween(column=GAP_COLUMN, min_value=0, strict_min=True)
+            )
         if FILLED_COLUMN in frame:
             out.append(gxe.ExpectColumnValuesToBeBetween(column=FILLED_COLUMN, min_value=1))
         return out
@@ -111,9 +121,9 @@ class GreatExpectationsValidator:
     def _column_expectations(self, column: str, spec: ColumnSpec) -> list:
         import great_expectations.expectations as gxe
 
-        out: list = [gxe.ExpectColumnValuesToBeInTypeList(
-            column=column, type_list=TYPE_LISTS[spec.dtype]
-        )]
+        out: list = [
+            gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=TYPE_LISTS[spec.dtype])
+        ]
         if not spec.nullable:
             out.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
         if spec.allowed is not None:
@@ -122,9 +132,9 @@ class GreatExpectationsValidator:
             out.append(gxe.ExpectColumnValuesToMatchRegex(column=column, regex=spec.pattern))
         low, high = _bounds(spec, self.now)
         if low is not None or high is not None:
-            out.append(gxe.ExpectColumnValuesToBeBetween(
-                column=column, min_value=low, max_value=high
-            ))
+            out.append(
+                gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+            )
         return out
 
 
@@ -141,7 +151,10 @@ def _with_derived_columns(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     frame = frame.copy(deep=False)
     entity, time = spec.entity_column, spec.time_column
     if (
-        entity and time and entity in frame and time in frame
+        entity
+        and time
+        and entity in frame
+        and time in frame
         and pd.api.types.is_datetime64_any_dtype(frame[time])
     ):
         seconds = frame[time].astype("datetime64[ns]").astype("int64") / 1e9
@@ -187,13 +200,16 @@ def _failures(name: str, spec: TableSpec, result) -> list[ValidationFailure]:
             detail = f"every row needs one of {spec.at_least_one_of}"
         elif config.type == "expect_column_values_to_be_in_set" and column in spec.references:
             expectation = f"values reference an existing {spec.references[column]}"
+            detail = f"{data.get('unexpected_count')} rows point to no known record"
         if columns:
             column = ",".join(columns)
         hidden = any(c in spec.identifier_columns for c in (columns or [column]) if c)
         examples = None if hidden else _examples(data.get("partial_unexpected_list"))
-        out.append(ValidationFailure(
-            name, column, expectation, data.get("unexpected_count"), examples, detail
-        ))
+        out.append(
+            ValidationFailure(
+                name, column, expectation, data.get("unexpected_count"), examples, detail
+            )
+        )
     return out
 
 
@@ -216,7 +232,9 @@ def _detail(kind: str, kwargs, data, exception_info) -> str:
     if kind == "expect_column_values_to_be_in_type_list":
         return f"found {data.get('observed_value')}, expected one of {kwargs.get('type_list')}"
     if kind == "expect_table_columns_to_match_set":
-        missing = sorted(set(kwargs.get("column_set") or []) - set(data.get("observed_value") or []))
+        missing = sorted(
+            set(kwargs.get("column_set") or []) - set(data.get("observed_value") or [])
+        )
         return f"missing columns: {missing}"
     if kind == "expect_table_row_count_to_be_between":
         return f"row count {data.get('observed_value')}"
@@ -236,8 +254,12 @@ def _raised(exception_info) -> bool:
 
 
 _VALUE_KEYS = (
-    "partial_unexpected_list", "partial_unexpected_counts", "partial_unexpected_index_list",
-    "unexpected_list", "unexpected_index_list", "unexpected_index_query",
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "partial_unexpected_index_list",
+    "unexpected_list",
+    "unexpected_index_list",
+    "unexpected_index_query",
 )
 
 

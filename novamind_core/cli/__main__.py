@@ -1,0 +1,5 @@
+"""``python -m novamind_core.cli`` runs the ``novamind`` command."""
+
+from novamind_core.cli import main
+
+main()
