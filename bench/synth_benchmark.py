@@ -73,9 +73,8 @@ def main() -> None:
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"{options.patients} patients x {options.days} days on {os.cpu_count()} cores")
     for name, figures in results.items():
-        print(
-            f"  {name:45s} {figures['seconds']:7.1f} s   peak RSS {figures['peak_rss_mib']:7.0f} MiB"
-        )
+        seconds, peak = figures["seconds"], figures["peak_rss_mib"]
+        print(f"  {name:45s} {seconds:7.1f} s   peak RSS {peak:7.0f} MiB")
     print(f"written to {RESULTS}")
 
 
