@@ -50,10 +50,13 @@ class IngestOutcome:
     report: ValidationReport
 
 
-def validate_dataset(source: RawDataSource, validator: DatasetValidator) -> Validated:
-    """Read every raw table and check it against its contract."""
+def validate_dataset(
+    source: RawDataSource, validator: DatasetValidator, audit: AuditTrail, source_label: str
+) -> Validated:
+    """Read every raw table (an audited read) and check it against its contract."""
     started = time.perf_counter()
     tables, problems = source.read()
+    audit.record("read", source_label, purpose="validate", tables=sorted(tables))
     report, details = validator.validate(tables, problems)
     log.info(
         "validated %d tables: %d expectations evaluated, %d failed",
@@ -83,13 +86,6 @@ def ingest_dataset(
         audit.record("ingest_rejected", source_label, failures=len(report.failures))
         log.warning("ingest rejected: %d failed expectations; nothing stored", len(report.failures))
         raise DatasetRejectedError(report)
-    audit.record(
-        "read",
-        source_label,
-        purpose="ingest",
-        tables=sorted(validated.tables),
-        patients=len(validated.tables["patients"]),
-    )
     stored = deidentify(validated.tables, pseudonymizer, as_of=_as_of(validated.tables))
     fingerprint = store.fingerprint(stored)
     existing = store.find_by_fingerprint(fingerprint)

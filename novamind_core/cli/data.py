@@ -77,6 +77,7 @@ def synth(
     with console.status(f"writing {fmt} tables to {out}"):
         write_tables(cohort.tables, out, fmt)
         (out / "ground_truth.json").write_text(json.dumps(cohort.ground_truth, indent=2))
+    audit_trail().record("write", source_label(out), purpose="synthesize", patients=patients)
     table = Table("table", "rows", "columns", title=f"synthetic cohort in {out}")
     for name, frame in cohort.tables.items():
         table.add_row(name, f"{len(frame):,}", str(frame.shape[1]))
@@ -95,7 +96,10 @@ def _validate(directory: Path, report_json: Path | None):
     specs = load_specs()
     with console.status(f"validating {directory} against feature_specs/"):
         validated = validate_dataset(
-            DirectoryDataSource(directory, specs), GreatExpectationsValidator(specs)
+            DirectoryDataSource(directory, specs),
+            GreatExpectationsValidator(specs),
+            audit_trail(),
+            source_label=source_label(directory),
         )
     path = report_json or _default_report_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +109,11 @@ def _validate(directory: Path, report_json: Path | None):
     _print_report(validated.report)
     console.print(f"full result: {path}")
     return validated
+
+
+def source_label(directory: Path) -> str:
+    """How the audit trail names a raw dataset: its directory, never its contents."""
+    return f"raw-dataset:{directory.resolve()}"
 
 
 def _default_report_path() -> Path:
@@ -213,7 +222,7 @@ def ingest(
                 HmacPseudonymizer(key),
                 store,
                 audit_trail(),
-                source_label=f"raw-dataset:{directory.name}",
+                source_label=source_label(directory),
             )
     except DatasetRejectedError as exc:
         raise typer.Exit(1) from exc

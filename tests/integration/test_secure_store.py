@@ -69,7 +69,7 @@ def test_ingest_is_repeatable_and_audited(raw_dir, env):
         json.loads(line)["action"]
         for line in (env / "audit" / "audit.jsonl").read_text().splitlines()
     ]
-    assert actions == ["read", "write", "read", "ingest_unchanged"]
+    assert actions == ["read", "write", "read", "ingest_unchanged"]  # read = validation
 
 
 def test_wrong_or_missing_key_is_a_clear_error(raw_dir, env, monkeypatch):
@@ -97,3 +97,15 @@ def test_unknown_directory_is_a_clear_error(env, tmp_path):
     result = CliRunner().invoke(app, ["data", "validate", str(tmp_path / "nowhere")])
     assert result.exit_code == 3
     assert "dataset directory not found" in result.output
+
+
+def test_csv_and_parquet_of_the_same_cohort_store_the_same_content(env, tmp_path, small_cohort):
+    from novamind_core.infrastructure.raw_tables import write_tables
+
+    write_tables(small_cohort.tables, tmp_path / "as_csv", "csv")
+    write_tables(small_cohort.tables, tmp_path / "as_parquet", "parquet")
+    first = ingest(tmp_path / "as_csv")
+    assert first.exit_code == 0, first.output
+    second = ingest(tmp_path / "as_parquet")
+    assert second.exit_code == 0, second.output
+    assert "already stored as v0001" in second.output

@@ -104,7 +104,7 @@ def test_poor_metabolizers_get_more_side_effects():
 
     g = cohort.tables["genotypes"].assign(pm=lambda t: phenotype_column(t, Gene.CYP2D6))
     meds = cohort.tables["medications"]
-    cyp2d6_drugs = meds.loc[meds["metabolized_by"].str.startswith("CYP2D6"), "drug_name"]
+    cyp2d6_drugs = meds.loc[meds["metabolized_by"].fillna("").str.startswith("CYP2D6"), "drug_name"]
     trials = cohort.tables["treatment_history"].merge(g[["patient_id", "pm"]], on="patient_id")
     trials = trials[trials["drug_name"].isin(cyp2d6_drugs)]
     rate = trials.assign(se=trials["side_effects"].notna()).groupby("pm")["se"].mean()

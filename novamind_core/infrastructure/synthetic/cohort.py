@@ -83,7 +83,7 @@ def _medications_table(catalog: list[dict]) -> pd.DataFrame:
             "drug_name": [d["name"] for d in catalog],
             "drug_class": [d["drug_class"] for d in catalog],
             "smiles": [d["smiles"] for d in catalog],
-            "metabolized_by": [";".join(d["metabolized_by"]) for d in catalog],
+            "metabolized_by": [";".join(d["metabolized_by"]) or None for d in catalog],
             "min_dose_mg": [float(d["dose_mg"][0]) for d in catalog],
             "max_dose_mg": [float(d["dose_mg"][1]) for d in catalog],
         }
