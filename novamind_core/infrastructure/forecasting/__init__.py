@@ -1,0 +1,1 @@
+"""Symptom forecasting: daily grid, splits, models, ensemble, evaluation, packaging."""

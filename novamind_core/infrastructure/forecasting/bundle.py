@@ -1,0 +1,147 @@
+"""The trained symptom forecaster as one directory: Transformer, XGBoost, ensemble."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xgboost as xgb
+
+from novamind_core.infrastructure.forecasting import gradient_boosting, transformer
+from novamind_core.infrastructure.forecasting.ensemble import EnsembleCalibration
+from novamind_core.infrastructure.forecasting.imputation import (
+    BIOMETRICS,
+    KEY,
+    SYMPTOMS,
+    build_daily_grid,
+)
+from novamind_core.infrastructure.forecasting.spec import ForecastSpec
+from novamind_core.infrastructure.forecasting.windows import Scaler, Windows, make_windows
+
+
+@dataclass
+class Forecast:
+    lower: np.ndarray
+    median: np.ndarray
+    upper: np.ndarray
+    transformer_median: np.ndarray
+    xgboost: np.ndarray
+
+
+class ForecasterBundle:
+    """Everything needed to forecast from a patient's recent daily history."""
+
+    def __init__(self, spec, scaler, fill_values, model_config, model, xgb_models, calibration):
+        self.spec: ForecastSpec = spec
+        self.scaler: Scaler = scaler
+        self.fill_values: dict[str, float] = fill_values
+        self.model_config: transformer.TransformerConfig = model_config
+        self.model: transformer.QuantileTransformer = model
+        self.xgb_models: list[xgb.XGBRegressor] = xgb_models
+        self.calibration: EnsembleCalibration = calibration
+
+    # -- forecasting -------------------------------------------------------------
+    def scaled_target(self, values: np.ndarray) -> np.ndarray:
+        t = self.spec.target
+        return (values - self.scaler.mean[t]) / self.scaler.std[t]
+
+    def transformer_quantiles(self, w: Windows) -> np.ndarray:
+        """(N,H,3) on the instrument's scale."""
+        last = self.scaled_target(w.history[:, -1])
+        scaled = transformer.predict(self.model, w.context, last, w.future_dow)
+        t = self.spec.target
+        return scaled * self.scaler.std[t] + self.scaler.mean[t]
+
+    def forecast(self, w: Windows) -> Forecast:
+        tq = self.transformer_quantiles(w)
+        xg = gradient_boosting.predict(self.xgb_models, gradient_boosting.tabular(w))
+        median = self.calibration.combine(tq[..., 1], xg)
+        lower, median, upper = self.calibration.interval(median, *self.spec.score_range)
+        return Forecast(lower, median, upper, tq[..., 1], xg)
+
+    def forecast_history(self, history: pd.DataFrame) -> pd.DataFrame:
+        """Forecast the days after each patient's last day of ``history``.
+
+        ``history`` holds daily rows: patient_key, day, and any of the symptom and
+        wearable columns (missing values allowed).
+        """
+        observations = _as_records(history, SYMPTOMS)
+        biometrics = _as_records(history, BIOMETRICS)
+        grid = build_daily_grid(observations, biometrics, self.fill_values)
+        w = make_windows(
+            grid,
+            self.spec.target,
+            self.scaler,
+            self.spec.context_days,
+            self.spec.horizon,
+            stride=10**9,
+            require_future=False,
+        )
+        f = self.forecast(w)
+        rows = []
+        for i, key in enumerate(w.keys):
+            for h in range(self.spec.horizon):
+                rows.append(
+                    {
+                        KEY: key,
+                        "horizon": h + 1,
+                        "day": pd.Timestamp(w.origin[i]) + pd.Timedelta(days=h + 1),
+                        "median": float(f.median[i, h]),
+                        "lower": float(f.lower[i, h]),
+                        "upper": float(f.upper[i, h]),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    # -- persistence ---------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {
+            "spec": self.spec.to_dict(),
+            "scaler": {"mean": self.scaler.mean, "std": self.scaler.std},
+            "fill_values": self.fill_values,
+            "transformer": asdict(self.model_config),
+            "calibration": self.calibration.to_dict(),
+        }
+        (directory / "config.json").write_text(json.dumps(config, indent=2))
+        torch.save(self.model.state_dict(), directory / "transformer.pt")
+        for h, model in enumerate(self.xgb_models):
+            model.save_model(directory / f"xgboost_h{h + 1}.json")
+
+    @classmethod
+    def load(cls, directory: Path) -> ForecasterBundle:
+        config = json.loads((directory / "config.json").read_text())
+        spec = ForecastSpec.from_dict(config["spec"])
+        model_config = transformer.TransformerConfig(**config["transformer"])
+        model = transformer.QuantileTransformer(model_config)
+        model.load_state_dict(torch.load(directory / "transformer.pt", weights_only=True))
+        model.eval()
+        xgb_models = []
+        for h in range(spec.horizon):
+            booster = xgb.XGBRegressor()
+            booster.load_model(directory / f"xgboost_h{h + 1}.json")
+            xgb_models.append(booster)
+        return cls(
+            spec,
+            Scaler(**config["scaler"]),
+            config["fill_values"],
+            model_config,
+            model,
+            xgb_models,
+            EnsembleCalibration.from_dict(config["calibration"]),
+        )
+
+
+def _as_records(history: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Daily rows → the record shape the grid builder reads (recorded_at = the day)."""
+    present = [c for c in columns if c in history]
+    frame = history[[KEY, "day", *present]].rename(columns={"day": "recorded_at"})
+    frame["recorded_at"] = pd.to_datetime(frame["recorded_at"])
+    for column in columns:
+        if column not in frame:
+            frame[column] = np.nan
+    return frame

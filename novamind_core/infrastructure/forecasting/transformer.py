@@ -1,0 +1,190 @@
+"""Encoder-decoder Transformer with quantile outputs, trained with teacher forcing.
+
+The encoder reads ``context_days`` of daily features. The decoder emits one step per
+horizon day; its input at step h is the target value of the day before (the true value
+while training: teacher forcing; its own median forecast at inference: autoregressive
+decoding) plus that day's calendar features. Three quantiles (0.1, 0.5, 0.9) come out
+per step, built so that they cannot cross: q0.5 = a, q0.1 = a − softplus(b),
+q0.9 = a + softplus(c). Training minimizes the pinball loss on observed target days.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+QUANTILES = (0.1, 0.5, 0.9)
+for _name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    n_features: int
+    context_days: int
+    horizon: int
+    d_model: int = 64
+    n_heads: int = 8
+    encoder_layers: int = 2  # the design document's reference configuration is 6/6
+    decoder_layers: int = 2
+    dropout: float = 0.1
+    learning_rate: float = 2e-3
+
+
+def _dow_features(dow: torch.Tensor) -> torch.Tensor:
+    angle = 2 * math.pi * dow.float() / 7
+    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)
+
+
+class QuantileTransformer(nn.Module):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.encoder_in = nn.Linear(config.n_features, d)
+        self.decoder_in = nn.Linear(3, d)
+        self.encoder_pos = nn.Parameter(torch.randn(config.context_days, d) * 0.02)
+        self.decoder_pos = nn.Parameter(torch.randn(config.horizon, d) * 0.02)
+        self.core = nn.Transformer(
+            d_model=d,
+            nhead=config.n_heads,
+            num_encoder_layers=config.encoder_layers,
+            num_decoder_layers=config.decoder_layers,
+            dim_feedforward=4 * d,
+            dropout=config.dropout,
+            batch_first=True,
+        )
+        self.head = nn.Linear(d, 3)
+        mask = torch.triu(torch.full((config.horizon, config.horizon), float("-inf")), 1)
+        self.register_buffer("causal_mask", mask, persistent=False)
+
+    def forward(self, context, previous, future_dow):
+        """context (B,L,F); previous (B,H) target of the day before each step; → (B,H,3)."""
+        steps = previous.shape[1]
+        src = self.encoder_in(context) + self.encoder_pos
+        tgt_in = torch.cat([previous.unsqueeze(-1), _dow_features(future_dow)], dim=-1)
+        tgt = self.decoder_in(tgt_in) + self.decoder_pos[:steps]
+        out = self.core(src, tgt, tgt_mask=self.causal_mask[:steps, :steps])
+        raw = self.head(out)
+        median = raw[..., 0]
+        lower = median - nn.functional.softplus(raw[..., 1])
+        upper = median + nn.functional.softplus(raw[..., 2])
+        return torch.stack([lower, median, upper], dim=-1)
+
+    @torch.no_grad()
+    def decode(self, context, last_value, future_dow):
+        """Autoregressive decoding: each step is fed the previous step's median."""
+        horizon = future_dow.shape[1]
+        previous = last_value.unsqueeze(1)
+        out = None
+        for step in range(horizon):
+            out = self.forward(context, previous, future_dow[:, : step + 1])
+            previous = torch.cat([last_value.unsqueeze(1), out[:, :, 1]], dim=1)
+        return out
+
+
+def pinball_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    losses = []
+    for i, q in enumerate(QUANTILES):
+        diff = target - pred[..., i]
+        losses.append(torch.maximum(q * diff, (q - 1) * diff))
+    total = torch.stack(losses, dim=-1).mean(-1) * weight
+    return total.sum() / weight.sum().clamp(min=1.0)
+
+
+class ForecastModule(pl.LightningModule):
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.save_hyperparameters(asdict(config))
+        self.model = QuantileTransformer(config)
+        self.config = config
+
+    def training_step(self, batch, _):
+        context, last, target, weight, dow = batch
+        previous = torch.cat([last.unsqueeze(1), target[:, :-1]], dim=1)  # teacher forcing
+        loss = pinball_loss(self.model(context, previous, dow), target, weight)
+        self.log("train_loss", loss, prog_bar=False, on_epoch=True, on_step=False)
+        return loss
+
+    def validation_step(self, batch, _):
+        context, last, target, weight, dow = batch
+        loss = pinball_loss(self.model.decode(context, last, dow), target, weight)
+        self.log("val_loss", loss, prog_bar=False, on_epoch=True, on_step=False)
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=self.config.learning_rate)
+
+
+def _tensors(context, last, target, weight, dow) -> TensorDataset:
+    return TensorDataset(
+        torch.as_tensor(context, dtype=torch.float32),
+        torch.as_tensor(last, dtype=torch.float32),
+        torch.as_tensor(target, dtype=torch.float32),
+        torch.as_tensor(weight, dtype=torch.float32),
+        torch.as_tensor(dow, dtype=torch.long),
+    )
+
+
+def train(
+    config: TransformerConfig,
+    train_data: tuple[np.ndarray, ...],
+    val_data: tuple[np.ndarray, ...],
+    epochs: int,
+    seed: int,
+    batch_size: int = 256,
+    patience: int = 3,
+) -> tuple[QuantileTransformer, dict[str, float]]:
+    """Fit with early stopping on validation pinball loss; return the best weights."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    module = ForecastModule(config)
+    train_loader = DataLoader(_tensors(*train_data), batch_size=batch_size, shuffle=True)
+    val_loader = DataLoader(_tensors(*val_data), batch_size=1024)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor="val_loss", mode="min")
+        trainer = pl.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            deterministic=True,
+            callbacks=[pl.callbacks.EarlyStopping("val_loss", patience=patience), checkpoint],
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trainer.fit(module, train_loader, val_loader)
+        state = torch.load(checkpoint.best_model_path, weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    stats = {
+        "epochs_run": float(trainer.current_epoch),
+        "best_val_pinball_scaled": float(checkpoint.best_model_score),
+        "stopped_early": float(trainer.current_epoch < epochs),
+    }
+    return module.model.eval(), stats
+
+
+def predict(model: QuantileTransformer, context, last, dow, batch_size: int = 2048):
+    """(N,H,3) quantiles in scaled units, decoded autoregressively."""
+    outputs = []
+    model.eval()
+    for start in range(0, len(context), batch_size):
+        sl = slice(start, start + batch_size)
+        outputs.append(
+            model.decode(
+                torch.as_tensor(context[sl], dtype=torch.float32),
+                torch.as_tensor(last[sl], dtype=torch.float32),
+                torch.as_tensor(dow[sl], dtype=torch.long),
+            ).numpy()
+        )
+    return np.concatenate(outputs)
