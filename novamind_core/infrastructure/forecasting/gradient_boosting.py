@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 LAGS = 14
 
 
-def feature_names(n_features: int) -> list[str]:
+def feature_names(context_columns: list[str]) -> list[str]:
+    """Names of the ``tabular`` features, given the per-day context columns."""
     names = [f"lag_{k}" for k in range(LAGS)]
     names += ["mean_7", "mean_14", "mean_28", "std_7", "std_28", "observed_7", "observed_28"]
-    names += [f"f{j}_last" for j in range(n_features)] + [f"f{j}_mean7" for j in range(n_features)]
-    return names + ["origin_dow"]
+    names += [f"{c}_last" for c in context_columns] + [f"{c}_mean7" for c in context_columns]
+    return [*names, "origin_dow"]
 
 
 def tabular(w: Windows) -> np.ndarray:

@@ -26,6 +26,12 @@ class ForecastSpec:
         if self.test_days < self.horizon or self.validation_days < self.horizon:
             raise ValueError("validation and test windows must each span at least the horizon")
 
+    @classmethod
+    def for_run(cls, target: str, horizon: int, seed: int) -> ForecastSpec:
+        """Defaults for a pipeline run; windows widen for long horizons."""
+        return cls(target=target, horizon=horizon, seed=seed,
+                   validation_days=max(56, 2 * horizon), test_days=max(35, horizon))
+
     @property
     def score_range(self) -> tuple[float, float]:
         return Instrument(self.target).score_range

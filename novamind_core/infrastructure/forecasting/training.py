@@ -155,7 +155,7 @@ def tune_xgboost(
     models = gradient_boosting.fit_per_horizon(
         x, w.target, w.target_observed, study.best_params, spec.seed
     )
-    names = gradient_boosting.feature_names(w.context.shape[2])
+    names = gradient_boosting.feature_names(feature_columns(spec.target))
     stats = {
         "best_cv_mae": float(study.best_value),
         "trials_completed": len(completed),

@@ -16,7 +16,7 @@ def feature_columns(target: str) -> list[str]:
     columns = []
     for name in ordered:
         columns += [name, f"{name}_observed", f"{name}_days_since"]
-    return columns + ["dow_sin", "dow_cos"]
+    return [*columns, "dow_sin", "dow_cos"]
 
 
 @dataclass

@@ -83,3 +83,37 @@ def load_specs(directory: Path | None = None) -> dict[str, TableSpec]:
             raise ConfigurationError(f"{path} declares table {spec.table!r}, expected {name!r}")
         specs[name] = spec
     return specs
+
+
+def stored_spec(spec: TableSpec) -> TableSpec:
+    """The contract of a table as the store keeps it: ``patient_key``, no direct identifiers."""
+    from novamind_core.domain.patients import AGE_BANDS
+
+    def rename(name: str) -> str:
+        return "patient_key" if name == "patient_id" else name
+
+    columns = {}
+    for name, column in spec.columns.items():
+        if name == "name":
+            continue
+        if name == "birth_date":
+            columns["age_band"] = ColumnSpec(
+                dtype="string", allowed=[label for _, _, label in AGE_BANDS],
+                description="Age band replacing the birth date",
+            )
+            continue
+        columns[rename(name)] = column
+    return TableSpec(
+        table=spec.table,
+        description=spec.description,
+        primary_key=[rename(c) for c in spec.primary_key],
+        identifier_columns=[rename(c) for c in spec.identifier_columns if c in spec.columns
+                            and c not in ("name", "birth_date")],
+        entity_column=rename(spec.entity_column) if spec.entity_column else None,
+        time_column=spec.time_column,
+        references={rename(k): v.replace("patients.patient_id", "patients.patient_key")
+                    for k, v in spec.references.items()},
+        at_least_one_of=spec.at_least_one_of,
+        ordered_pairs=spec.ordered_pairs,
+        columns=columns,
+    )
