@@ -22,13 +22,16 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## The main job on embedded defaults: synthesize a cohort, validate it, ingest it into
-## the encrypted store, summarize the stored version.
+## the encrypted store, train/evaluate/register the symptom forecaster on the KFP local
+## runner, and verify the audit trail.
 run: venv
 	$(BIN)/novamind data keygen --env-file .env
 	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
 	$(BIN)/novamind data validate $(RAW)
 	$(BIN)/novamind data ingest $(RAW)
 	$(BIN)/novamind data summary
+	$(BIN)/novamind pipeline run symptom-forecasting
+	$(BIN)/novamind models list
 	$(BIN)/novamind audit verify
 
 lint: venv
@@ -46,6 +49,7 @@ test-slow: venv
 ## Benchmarks; figures go into the README.
 bench: venv
 	$(BIN)/python bench/synth_benchmark.py
+	$(BIN)/python bench/pipeline_benchmark.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

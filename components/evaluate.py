@@ -27,8 +27,12 @@ def evaluate(
 
     with tracking.step_run(parent_run_id, "evaluate"):
         figures = evaluate_step(
-            Path(grid.path), Path(plan.path), ForecastSpec.for_run(target, horizon, seed),
-            Path(bundle.path), Path(evaluation.path), Path(charts.path),
+            Path(grid.path),
+            Path(plan.path),
+            ForecastSpec.for_run(target, horizon, seed),
+            Path(bundle.path),
+            Path(evaluation.path),
+            Path(charts.path),
             validation_passed=True,  # this step only runs after validate succeeded
         )
         tracking.log_metrics(figures)

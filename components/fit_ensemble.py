@@ -28,8 +28,13 @@ def fit_ensemble(
 
     with tracking.step_run(parent_run_id, "fit_ensemble"):
         stats = fit_ensemble_step(
-            Path(grid.path), Path(plan.path), ForecastSpec.for_run(target, horizon, seed),
-            Path(transformer.path), Path(xgboost.path), use_ensemble, Path(bundle.path),
+            Path(grid.path),
+            Path(plan.path),
+            ForecastSpec.for_run(target, horizon, seed),
+            Path(transformer.path),
+            Path(xgboost.path),
+            use_ensemble,
+            Path(bundle.path),
         )
         tracking.log_metrics(stats)
     for name, value in stats.items():

@@ -23,8 +23,9 @@ def impute(
     from novamind_core.infrastructure.registry import tracking
 
     with tracking.step_run(parent_run_id, "impute"):
-        stats = impute_step(dataset_version, ForecastSpec.for_run(target, horizon, seed),
-                            Path(grid.path))
+        stats = impute_step(
+            dataset_version, ForecastSpec.for_run(target, horizon, seed), Path(grid.path)
+        )
         tracking.log_metrics(stats)
     for name, value in stats.items():
         metrics.log_metric(name, float(value))

@@ -21,7 +21,13 @@ def register(
     from novamind_core.infrastructure.forecasting.steps import register_step
     from novamind_core.infrastructure.registry import tracking
 
-    result = register_step(Path(bundle.path), Path(evaluation.path), Path(charts.path),
-                           dataset_version, dataset_fingerprint, parent_run_id)
+    result = register_step(
+        Path(bundle.path),
+        Path(evaluation.path),
+        Path(charts.path),
+        dataset_version,
+        dataset_fingerprint,
+        parent_run_id,
+    )
     tracking.finish_pipeline_run(parent_run_id)
     return json.dumps(result)

@@ -23,8 +23,9 @@ def split(
     from novamind_core.infrastructure.registry import tracking
 
     with tracking.step_run(parent_run_id, "split"):
-        counts = split_step(Path(grid.path), ForecastSpec.for_run(target, horizon, seed),
-                            Path(plan.path))
+        counts = split_step(
+            Path(grid.path), ForecastSpec.for_run(target, horizon, seed), Path(plan.path)
+        )
         tracking.log_metrics(counts)
     for name, value in counts.items():
         metrics.log_metric(name, float(value))

@@ -28,8 +28,13 @@ def train_transformer(
 
     with tracking.step_run(parent_run_id, "train_transformer"):
         stats = train_transformer_step(
-            Path(grid.path), Path(plan.path), ForecastSpec.for_run(target, horizon, seed),
-            epochs, encoder_layers, decoder_layers, Path(model.path),
+            Path(grid.path),
+            Path(plan.path),
+            ForecastSpec.for_run(target, horizon, seed),
+            epochs,
+            encoder_layers,
+            decoder_layers,
+            Path(model.path),
         )
         tracking.log_metrics(stats)
     for name, value in stats.items():

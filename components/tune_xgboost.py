@@ -28,8 +28,12 @@ def tune_xgboost(
 
     with tracking.step_run(parent_run_id, "tune_xgboost") as run:
         stats = tune_xgboost_step(
-            Path(grid.path), Path(plan.path), ForecastSpec.for_run(target, horizon, seed),
-            trials, optuna_storage, study_name or f"symptom-forecaster-{run.info.run_id}",
+            Path(grid.path),
+            Path(plan.path),
+            ForecastSpec.for_run(target, horizon, seed),
+            trials,
+            optuna_storage,
+            study_name or f"symptom-forecaster-{run.info.run_id}",
             Path(model.path),
         )
         tracking.log_metrics(stats)

@@ -17,8 +17,9 @@ def validate(
     run_tag: str,
     report: Output[Artifact],
     metrics: Output[Metrics],
-) -> NamedTuple("ValidateOutputs", [("version", str), ("fingerprint", str),
-                                    ("parent_run_id", str)]):
+) -> NamedTuple(
+    "ValidateOutputs", [("version", str), ("fingerprint", str), ("parent_run_id", str)]
+):
     from collections import namedtuple
     from pathlib import Path
 

@@ -15,8 +15,11 @@ from components.validate import validate
 PIPELINE_NAME = "symptom-forecasting"
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and register the symptom "
-              "forecaster (quantile Transformer + Optuna-tuned XGBoost ensemble).")
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Train, evaluate and register the symptom "
+    "forecaster (quantile Transformer + Optuna-tuned XGBoost ensemble).",
+)
 def symptom_forecasting(
     dataset_version: str = "latest",
     target: str = "mood",
@@ -31,21 +34,31 @@ def symptom_forecasting(
     study_name: str = "",
     run_tag: str = "",
 ):
-    checked = validate(dataset_version=dataset_version, target=target, horizon=horizon,
-                       seed=seed, run_tag=run_tag)
+    checked = validate(
+        dataset_version=dataset_version, target=target, horizon=horizon, seed=seed, run_tag=run_tag
+    )
     version = checked.outputs["version"]
     parent = checked.outputs["parent_run_id"]
     common = {"target": target, "horizon": horizon, "seed": seed, "parent_run_id": parent}
     grid = impute(dataset_version=version, **common)
     plan = split(grid=grid.outputs["grid"], **common)
     shared = {"grid": grid.outputs["grid"], "plan": plan.outputs["plan"], **common}
-    tf = train_transformer(epochs=epochs, encoder_layers=encoder_layers,
-                           decoder_layers=decoder_layers, **shared)
-    xg = tune_xgboost(trials=trials, optuna_storage=optuna_storage, study_name=study_name,
-                      **shared)
-    ens = fit_ensemble(transformer=tf.outputs["model"], xgboost=xg.outputs["model"],
-                       use_ensemble=use_ensemble, **shared)
+    tf = train_transformer(
+        epochs=epochs, encoder_layers=encoder_layers, decoder_layers=decoder_layers, **shared
+    )
+    xg = tune_xgboost(trials=trials, optuna_storage=optuna_storage, study_name=study_name, **shared)
+    ens = fit_ensemble(
+        transformer=tf.outputs["model"],
+        xgboost=xg.outputs["model"],
+        use_ensemble=use_ensemble,
+        **shared,
+    )
     ev = evaluate(bundle=ens.outputs["bundle"], **shared)
-    register(bundle=ens.outputs["bundle"], evaluation=ev.outputs["evaluation"],
-             charts=ev.outputs["charts"], dataset_version=version,
-             dataset_fingerprint=checked.outputs["fingerprint"], parent_run_id=parent)
+    register(
+        bundle=ens.outputs["bundle"],
+        evaluation=ev.outputs["evaluation"],
+        charts=ev.outputs["charts"],
+        dataset_version=version,
+        dataset_fingerprint=checked.outputs["fingerprint"],
+        parent_run_id=parent,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from novamind_core.cli import audit, data
+from novamind_core.cli import audit, data, models, pipeline
 from novamind_core.cli.common import configure
 
 app = typer.Typer(
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 app.callback()(configure)
 app.add_typer(data.app, name="data")
+app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(models.app, name="models")
 app.add_typer(audit.app, name="audit")
 
 

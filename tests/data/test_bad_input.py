@@ -33,8 +33,13 @@ def first_row_with(raw, table, column):
 
 
 def phq9_35(raw):
-    set_value(raw, "symptom_observations", "phq9", 35.0,
-              first_row_with(raw, "symptom_observations", "phq9"))
+    set_value(
+        raw,
+        "symptom_observations",
+        "phq9",
+        35.0,
+        first_row_with(raw, "symptom_observations", "phq9"),
+    )
 
 
 def negative_steps(raw):
@@ -43,8 +48,14 @@ def negative_steps(raw):
 
 def heart_rate(value):
     def mutate(raw):
-        set_value(raw, "biometrics", "heart_rate_bpm", value,
-                  first_row_with(raw, "biometrics", "heart_rate_bpm"))
+        set_value(
+            raw,
+            "biometrics",
+            "heart_rate_bpm",
+            value,
+            first_row_with(raw, "biometrics", "heart_rate_bpm"),
+        )
+
     return mutate
 
 
@@ -59,15 +70,21 @@ def empty_submission(raw):
 
 
 def inf_gad7(raw):
-    set_value(raw, "symptom_observations", "gad7", np.inf,
-              first_row_with(raw, "symptom_observations", "gad7"))
+    set_value(
+        raw,
+        "symptom_observations",
+        "gad7",
+        np.inf,
+        first_row_with(raw, "symptom_observations", "gad7"),
+    )
 
 
 def string_in_numeric_csv(raw):
     frame = load(raw, "biometrics")
     frame["heart_rate_bpm"] = frame["heart_rate_bpm"].astype(object)
-    frame.loc[frame.index[first_row_with(raw, "biometrics", "heart_rate_bpm")],
-              "heart_rate_bpm"] = "abc"
+    frame.loc[
+        frame.index[first_row_with(raw, "biometrics", "heart_rate_bpm")], "heart_rate_bpm"
+    ] = "abc"
     (raw / "biometrics.parquet").unlink()
     frame.to_csv(raw / "biometrics.csv", index=False)
 
@@ -82,8 +99,9 @@ def duplicated_rows(raw):
 
 
 def future_timestamp(raw):
-    set_value(raw, "biometrics", "recorded_at",
-              pd.Timestamp(datetime.now() + timedelta(days=30)), -1)
+    set_value(
+        raw, "biometrics", "recorded_at", pd.Timestamp(datetime.now() + timedelta(days=30)), -1
+    )
 
 
 def out_of_order(raw):
@@ -150,17 +168,20 @@ def test_the_unbroken_cohort_is_valid(raw_dir, env):
     assert "valid" in result.output
 
 
-@pytest.mark.parametrize(("mutate", "table", "column", "expectation"), CASES,
-                         ids=[c[0].__name__ for c in CASES])
-def test_bad_input_is_rejected_and_nothing_stored(raw_dir, env, small_cohort,
-                                                  mutate, table, column, expectation):
+@pytest.mark.parametrize(
+    ("mutate", "table", "column", "expectation"), CASES, ids=[c[0].__name__ for c in CASES]
+)
+def test_bad_input_is_rejected_and_nothing_stored(
+    raw_dir, env, small_cohort, mutate, table, column, expectation
+):
     mutate(raw_dir)
     result = CliRunner().invoke(app, ["data", "ingest", str(raw_dir)])
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
-    row = next((line for line in result.output.splitlines()
-                if table in line and expectation in line), None)
+    row = next(
+        (line for line in result.output.splitlines() if table in line and expectation in line), None
+    )
     assert row is not None, result.output
     assert column in row
     assert "nothing was stored" in result.output or "invalid" in result.output

@@ -28,10 +28,12 @@ class SymptomForecasterModel(mlflow.pyfunc.PythonModel):
 def input_example(fill_values: dict[str, float], days: int) -> pd.DataFrame:
     """A made-up patient at the training means: no real patient's data in the registry."""
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({
-        KEY: "p_" + "0" * 24,
-        "day": pd.date_range("2025-01-01", periods=days, freq="D"),
-    })
+    frame = pd.DataFrame(
+        {
+            KEY: "p_" + "0" * 24,
+            "day": pd.date_range("2025-01-01", periods=days, freq="D"),
+        }
+    )
     for column in (*SYMPTOMS, *BIOMETRICS):
         base = fill_values.get(column, 0.0)
         frame[column] = np.round(base + rng.normal(0, 0.05 * (abs(base) + 1), days), 2)

@@ -29,8 +29,13 @@ class ForecastSpec:
     @classmethod
     def for_run(cls, target: str, horizon: int, seed: int) -> ForecastSpec:
         """Defaults for a pipeline run; windows widen for long horizons."""
-        return cls(target=target, horizon=horizon, seed=seed,
-                   validation_days=max(56, 2 * horizon), test_days=max(35, horizon))
+        return cls(
+            target=target,
+            horizon=horizon,
+            seed=seed,
+            validation_days=max(56, 2 * horizon),
+            test_days=max(35, horizon),
+        )
 
     @property
     def score_range(self) -> tuple[float, float]:

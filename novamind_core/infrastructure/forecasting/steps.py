@@ -44,21 +44,39 @@ def validate_step(dataset_version: str, report_path: Path) -> dict:
     version = manifest["version"]
     tables = {name: store.read(version, name) for name in FORECAST_TABLES}
     audit.record("read", version, purpose="train symptom-forecaster: validate")
-    specs = {name: stored_spec(spec) for name, spec in load_specs().items()
-             if name in FORECAST_TABLES}
+    specs = {
+        name: stored_spec(spec) for name, spec in load_specs().items() if name in FORECAST_TABLES
+    }
     report, details = GreatExpectationsValidator(specs).validate(tables)
-    failures = [{"table": f.table, "column": f.column, "expectation": f.expectation,
-                 "failing": f.failing_count, "detail": f.detail} for f in report.failures]
+    failures = [
+        {
+            "table": f.table,
+            "column": f.column,
+            "expectation": f.expectation,
+            "failing": f.failing_count,
+            "detail": f.detail,
+        }
+        for f in report.failures
+    ]
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps({"version": version, "success": report.success,
-                                       "failures": failures}, indent=2, default=str))
+    report_path.write_text(
+        json.dumps(
+            {"version": version, "success": report.success, "failures": failures},
+            indent=2,
+            default=str,
+        )
+    )
     if not report.success:
         raise ValidationError(
             f"dataset {version} failed validation ({len(failures)} expectations): "
             + "; ".join(f"{f['table']}.{f['column']}: {f['expectation']}" for f in failures[:5])
         )
-    return {"version": version, "fingerprint": manifest["fingerprint"],
-            "expectations": report.expectations_evaluated, "rows": report.row_counts}
+    return {
+        "version": version,
+        "fingerprint": manifest["fingerprint"],
+        "expectations": report.expectations_evaluated,
+        "rows": report.row_counts,
+    }
 
 
 def impute_step(dataset_version: str, spec: ForecastSpec, out_dir: Path) -> dict:
@@ -92,8 +110,11 @@ def split_step(grid_dir: Path, spec: ForecastSpec, plan_path: Path) -> dict:
 
 def load_plan(plan_path: Path) -> SplitPlan:
     data = json.loads(plan_path.read_text())
-    return SplitPlan(pd.Timestamp(data["validation_start"]), pd.Timestamp(data["test_start"]),
-                     frozenset(data["held_out_patients"]))
+    return SplitPlan(
+        pd.Timestamp(data["validation_start"]),
+        pd.Timestamp(data["test_start"]),
+        frozenset(data["held_out_patients"]),
+    )
 
 
 def _prepared(grid_dir: Path, plan_path: Path, spec: ForecastSpec):
@@ -101,13 +122,15 @@ def _prepared(grid_dir: Path, plan_path: Path, spec: ForecastSpec):
     return training.prepare(grid, load_plan(plan_path), spec), fill
 
 
-def train_transformer_step(grid_dir, plan_path, spec, epochs, encoder_layers, decoder_layers,
-                           out_dir: Path) -> dict:
+def train_transformer_step(
+    grid_dir, plan_path, spec, epochs, encoder_layers, decoder_layers, out_dir: Path
+) -> dict:
     import torch
 
     prepared, _ = _prepared(grid_dir, plan_path, spec)
-    config, model, stats = training.train_transformer(prepared, spec, epochs, encoder_layers,
-                                                      decoder_layers)
+    config, model, stats = training.train_transformer(
+        prepared, spec, epochs, encoder_layers, decoder_layers
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out_dir / "transformer.pt")
     (out_dir / "config.json").write_text(json.dumps(config.__dict__))
@@ -116,8 +139,9 @@ def train_transformer_step(grid_dir, plan_path, spec, epochs, encoder_layers, de
 
 def tune_xgboost_step(grid_dir, plan_path, spec, trials, storage, study_name, out_dir) -> dict:
     prepared, _ = _prepared(grid_dir, plan_path, spec)
-    params, models, importance, stats = training.tune_xgboost(prepared, spec, trials,
-                                                              storage or None, study_name)
+    params, models, importance, stats = training.tune_xgboost(
+        prepared, spec, trials, storage or None, study_name
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     for h, model in enumerate(models):
         model.save_model(out_dir / f"xgboost_h{h + 1}.json")
@@ -126,8 +150,9 @@ def tune_xgboost_step(grid_dir, plan_path, spec, trials, storage, study_name, ou
     return {**stats, **{f"param_{k}": v for k, v in params.items()}}
 
 
-def fit_ensemble_step(grid_dir, plan_path, spec, transformer_dir, xgboost_dir, use_ensemble,
-                      out_dir: Path) -> dict:
+def fit_ensemble_step(
+    grid_dir, plan_path, spec, transformer_dir, xgboost_dir, use_ensemble, out_dir: Path
+) -> dict:
     import torch
     import xgboost as xgb
 
@@ -152,14 +177,24 @@ def fit_ensemble_step(grid_dir, plan_path, spec, transformer_dir, xgboost_dir, u
     if importance.exists():
         (out_dir / "feature_importance.json").write_text(importance.read_text())
     weights = bundle.calibration.weights
-    return {"weight_transformer_mean": float(weights[:, 0].mean()),
-            "weight_xgboost_mean": float(weights[:, 1].mean()),
-            "interval_width_mean": float((bundle.calibration.upper_offset
-                                          - bundle.calibration.lower_offset).mean())}
+    return {
+        "weight_transformer_mean": float(weights[:, 0].mean()),
+        "weight_xgboost_mean": float(weights[:, 1].mean()),
+        "interval_width_mean": float(
+            (bundle.calibration.upper_offset - bundle.calibration.lower_offset).mean()
+        ),
+    }
 
 
-def evaluate_step(grid_dir, plan_path, spec, bundle_dir: Path, evaluation_path: Path,
-                  charts_dir: Path, validation_passed: bool) -> dict:
+def evaluate_step(
+    grid_dir,
+    plan_path,
+    spec,
+    bundle_dir: Path,
+    evaluation_path: Path,
+    charts_dir: Path,
+    validation_passed: bool,
+) -> dict:
     from novamind_core.infrastructure.forecasting.bundle import ForecasterBundle
     from novamind_core.infrastructure.registry.model_registry import CHAMPION, load_alias
 
@@ -175,8 +210,9 @@ def evaluate_step(grid_dir, plan_path, spec, bundle_dir: Path, evaluation_path: 
     evaluation = training.evaluate(bundle, prepared, spec, champion)
     gate_results = training.gates(evaluation, validation_passed)
     evaluation_path.parent.mkdir(parents=True, exist_ok=True)
-    evaluation_path.write_text(json.dumps({"evaluation": evaluation, "gates": gate_results},
-                                          indent=2))
+    evaluation_path.write_text(
+        json.dumps({"evaluation": evaluation, "gates": gate_results}, indent=2)
+    )
     fan_charts(bundle, prepared, charts_dir)
     figures = {f"gate_{k}": float(v) for k, v in gate_results.items()}
     for part, result in evaluation.items():
@@ -194,8 +230,11 @@ def fan_charts(bundle, prepared, charts_dir: Path, count: int = 4) -> list[Path]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    w = prepared.windows["heldout"] if len(prepared.windows["heldout"]) else (
-        prepared.windows["test"])
+    w = (
+        prepared.windows["heldout"]
+        if len(prepared.windows["heldout"])
+        else (prepared.windows["test"])
+    )
     charts_dir.mkdir(parents=True, exist_ok=True)
     picks = np.linspace(0, len(w) - 1, num=min(count, len(w))).astype(int)
     f = bundle.forecast(w.subset(picks))
@@ -221,14 +260,24 @@ def fan_charts(bundle, prepared, charts_dir: Path, count: int = 4) -> list[Path]
     return paths
 
 
-def register_step(bundle_dir: Path, evaluation_path: Path, charts_dir: Path, version: str,
-                  fingerprint: str, parent_run_id: str) -> dict:
+def register_step(
+    bundle_dir: Path,
+    evaluation_path: Path,
+    charts_dir: Path,
+    version: str,
+    fingerprint: str,
+    parent_run_id: str,
+) -> dict:
     from novamind_core.infrastructure.registry.model_registry import (
         register_symptom_forecaster,
     )
 
     data = json.loads(evaluation_path.read_text())
     return register_symptom_forecaster(
-        bundle_dir, data["evaluation"], data["gates"],
-        {"version": version, "fingerprint": fingerprint}, parent_run_id, charts_dir,
+        bundle_dir,
+        data["evaluation"],
+        data["gates"],
+        {"version": version, "fingerprint": fingerprint},
+        parent_run_id,
+        charts_dir,
     )

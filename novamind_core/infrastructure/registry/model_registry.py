@@ -48,6 +48,16 @@ def register_symptom_forecaster(
         )
     version = str(info.registered_model_version)
     client = MlflowClient()
+    try:
+        return _tag_and_alias(
+            client, model_name, version, bundle, evaluation, gate_results, dataset
+        )
+    except BaseException:
+        client.delete_model_version(model_name, version)  # no half-registered version
+        raise
+
+
+def _tag_and_alias(client, model_name, version, bundle, evaluation, gate_results, dataset):
     passed = all(gate_results.values())
     tags = {
         "dataset_version": dataset.get("version", ""),
@@ -63,8 +73,12 @@ def register_symptom_forecaster(
         client.set_model_version_tag(model_name, version, key, value)
     if passed:
         client.set_registered_model_alias(model_name, CHALLENGER, version)
-    return {"model_name": model_name, "version": version, "challenger": passed,
-            "model_uri": f"models:/{model_name}/{version}"}
+    return {
+        "model_name": model_name,
+        "version": version,
+        "challenger": passed,
+        "model_uri": f"models:/{model_name}/{version}",
+    }
 
 
 def summary_metrics(evaluation: dict) -> dict[str, float]:

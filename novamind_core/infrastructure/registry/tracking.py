@@ -73,8 +73,11 @@ def step_run(parent_run_id: str, step: str) -> Iterator[object]:
 def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
     import mlflow
 
-    clean = {f"{prefix}{k}": float(v) for k, v in metrics.items()
-             if isinstance(v, int | float) and math.isfinite(float(v))}
+    clean = {
+        f"{prefix}{k}": float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and math.isfinite(float(v))
+    }
     if clean:
         mlflow.log_metrics(clean)
 
@@ -82,8 +85,37 @@ def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
 def code_version() -> str:
     """The git commit of the code, or 'unknown' outside a checkout."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return sha.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def fail_tagged_runs(run_tag: str) -> int:
+    """Mark the pipeline run carrying ``run_tag`` (and its open steps) as FAILED."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    experiment_id = configure()
+    client = MlflowClient()
+    parents = mlflow.search_runs(
+        [experiment_id], filter_string=f"params.run_tag = '{run_tag}'", output_format="list"
+    )
+    failed = 0
+    for parent in parents:
+        children = mlflow.search_runs(
+            [experiment_id],
+            output_format="list",
+            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        )
+        for run in [parent, *children]:
+            if run.info.status == "RUNNING":
+                client.set_terminated(run.info.run_id, status="FAILED")
+                failed += 1
+    return failed

@@ -98,7 +98,8 @@ def stored_spec(spec: TableSpec) -> TableSpec:
             continue
         if name == "birth_date":
             columns["age_band"] = ColumnSpec(
-                dtype="string", allowed=[label for _, _, label in AGE_BANDS],
+                dtype="string",
+                allowed=[label for _, _, label in AGE_BANDS],
                 description="Age band replacing the birth date",
             )
             continue
@@ -107,12 +108,17 @@ def stored_spec(spec: TableSpec) -> TableSpec:
         table=spec.table,
         description=spec.description,
         primary_key=[rename(c) for c in spec.primary_key],
-        identifier_columns=[rename(c) for c in spec.identifier_columns if c in spec.columns
-                            and c not in ("name", "birth_date")],
+        identifier_columns=[
+            rename(c)
+            for c in spec.identifier_columns
+            if c in spec.columns and c not in ("name", "birth_date")
+        ],
         entity_column=rename(spec.entity_column) if spec.entity_column else None,
         time_column=spec.time_column,
-        references={rename(k): v.replace("patients.patient_id", "patients.patient_key")
-                    for k, v in spec.references.items()},
+        references={
+            rename(k): v.replace("patients.patient_id", "patients.patient_key")
+            for k, v in spec.references.items()
+        },
         at_least_one_of=spec.at_least_one_of,
         ordered_pairs=spec.ordered_pairs,
         columns=columns,
