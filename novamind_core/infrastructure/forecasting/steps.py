@@ -47,7 +47,7 @@ def validate_step(dataset_version: str, report_path: Path) -> dict:
     specs = {
         name: stored_spec(spec) for name, spec in load_specs().items() if name in FORECAST_TABLES
     }
-    report, details = GreatExpectationsValidator(specs).validate(tables)
+    report, _ = GreatExpectationsValidator(specs).validate(tables)
     failures = [
         {
             "table": f.table,
