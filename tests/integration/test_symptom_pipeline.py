@@ -1,0 +1,151 @@
+"""The symptom-forecasting pipeline on the KFP local runner, against a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from novamind_core.cli import app
+from novamind_core.infrastructure.raw_tables import write_tables
+from novamind_core.infrastructure.settings import get_settings
+from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
+
+FAST = ["-p", "epochs=2", "-p", "trials=3"]
+
+
+@pytest.fixture
+def mlflow_env(env, tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    get_settings.cache_clear()
+    return uri
+
+
+def ingest_cohort(tmp_path, mutate=None) -> None:
+    cohort = generate(CohortConfig(patients=40, days=150, seed=5))
+    if mutate:
+        mutate(cohort.tables)
+    write_tables(cohort.tables, tmp_path / "raw")
+    result = CliRunner().invoke(app, ["data", "ingest", str(tmp_path / "raw")])
+    assert result.exit_code == 0, result.output
+
+
+def mlflow_client(uri):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient()
+
+
+def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
+    ingest_cohort(tmp_path)
+    result = CliRunner().invoke(app, ["pipeline", "run", "symptom-forecasting", *FAST])
+    assert result.exit_code == 0, result.output
+
+    client = mlflow_client(mlflow_env)
+    (version,) = client.search_model_versions("name='symptom-forecaster'")
+    tags = version.tags
+    assert tags["dataset_version"] == "v0001" and len(tags["dataset_fingerprint"]) == 64
+    assert tags["gate.data_validation_passed"] == "true"
+    gates = [tags[k] for k in tags if k.startswith("gate.")]
+    aliases = client.get_registered_model("symptom-forecaster").aliases
+    assert ("challenger" in aliases) == all(g == "true" for g in gates)
+    metrics = json.loads(tags["metrics"])
+    assert {"test.ensemble.mase", "test.seasonal_naive.mase", "heldout.ensemble.mase"} <= set(
+        metrics)
+
+    # one parent run, a nested run per step, artifacts in place
+    parent = client.get_run(client.get_model_version("symptom-forecaster", "1").run_id)
+    parent_id = parent.data.tags["mlflow.parentRunId"]
+    steps = client.search_runs([parent.info.experiment_id],
+                               f"tags.mlflow.parentRunId = '{parent_id}'")
+    assert {r.data.tags["mlflow.runName"] for r in steps} >= {
+        "validate", "impute", "split", "train_transformer", "tune_xgboost", "fit_ensemble",
+        "evaluate", "register"}
+    assert client.get_run(parent_id).info.status == "FINISHED"
+    charts = [a.path for a in client.list_artifacts(parent.info.run_id, "fan_charts")]
+    assert charts and all(p.endswith(".png") for p in charts)
+
+    # loadable in a fresh process, answering with intervals around a median
+    code = (
+        "import mlflow, sys; mlflow.set_tracking_uri(sys.argv[1]);"
+        "m = mlflow.pyfunc.load_model('models:/symptom-forecaster/1');"
+        "from novamind_core.infrastructure.forecasting.pyfunc_model import input_example;"
+        "out = m.predict(input_example({'mood': 6.0}, 30)); print(out.to_json(orient='records'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, mlflow_env], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert rows["horizon"].tolist() == list(range(1, 8))
+    assert ((rows["lower"] <= rows["median"]) & (rows["median"] <= rows["upper"])).all()
+    assert rows["median"].between(0, 10).all()
+
+
+def test_a_failing_step_fails_the_run_and_registers_nothing(mlflow_env, tmp_path):
+    def drop_gad7(tables):
+        tables["symptom_observations"]["gad7"] = float("nan")
+
+    ingest_cohort(tmp_path, drop_gad7)
+    result = CliRunner().invoke(app, ["pipeline", "run", "symptom-forecasting",
+                                      "-p", "target=gad7", *FAST])
+    assert result.exit_code != 0
+    assert "pipeline symptom-forecasting failed" in result.output
+    assert "nothing was registered" in result.output
+    client = mlflow_client(mlflow_env)
+    assert client.search_registered_models() == []
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        "tags.`novamind.kind` = 'pipeline'")
+    assert runs and all(r.info.status == "FAILED" for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "horizon=31"], "outside 1..30"),
+        (["-p", "horizon=seven"], "must be a int"),
+        (["-p", "dataset_version=v0099"], "no dataset version 'v0099'"),
+        (["-p", "bogus=1"], "unknown parameter 'bogus'"),
+    ],
+)
+def test_bad_parameters_are_rejected_before_any_step(mlflow_env, tmp_path, args, message):
+    ingest_cohort(tmp_path)
+    result = CliRunner().invoke(app, ["pipeline", "run", "symptom-forecasting", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_empty_store_is_a_clear_error(mlflow_env):
+    result = CliRunner().invoke(app, ["pipeline", "run", "symptom-forecasting"])
+    assert result.exit_code == 8
+    assert "holds no dataset yet" in result.output
+
+
+def test_compile_writes_ir_yaml(tmp_path):
+    import yaml
+
+    out = tmp_path / "sf.yaml"
+    result = CliRunner().invoke(app, ["pipeline", "compile", "symptom-forecasting",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(out.read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {"validate", "impute", "split", "train-transformer", "tune-xgboost",
+                          "fit-ensemble", "evaluate", "register"}
+    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+    assert images == {"novamind/digital-twin:0.1.0"}
+
+
+def test_submit_to_an_unreachable_host_is_a_clear_error():
+    result = CliRunner().invoke(app, ["pipeline", "submit", "symptom-forecasting",
+                                      "--host", "http://127.0.0.1:9"])
+    assert result.exit_code == 5
+    assert "could not submit to KFP at http://127.0.0.1:9" in result.output
