@@ -17,6 +17,7 @@ class ForecastSpec:
     held_out_share: float = 0.15
     stride: int = 7
     seed: int = 7
+    max_train_windows: int = 40_000  # a seeded sample bounds training time on big cohorts
 
     def __post_init__(self) -> None:
         if self.target not in {i.value for i in Instrument}:

@@ -96,6 +96,11 @@ def prepare(grid: pd.DataFrame, plan: SplitPlan, spec: ForecastSpec) -> Prepared
     w = make_windows(grid, spec.target, scaler, spec.context_days, spec.horizon, spec.stride)
     labels = assign_origins(pd.DataFrame({KEY: w.keys, "day": w.origin}), spec.horizon, plan)
     windows = {name: w.subset((labels == name).to_numpy()) for name in WINDOWS}
+    train = windows["train"]
+    if len(train) > spec.max_train_windows:
+        rng = np.random.default_rng(spec.seed)
+        keep = np.sort(rng.choice(len(train), spec.max_train_windows, replace=False))
+        windows["train"] = train.subset(keep)
     for name in ("train", "validation"):
         if len(windows[name]) == 0:
             raise ValueError(f"no {name} windows: the dataset is too short for the split")
