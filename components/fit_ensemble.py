@@ -16,6 +16,7 @@ def fit_ensemble(
     horizon: int,
     seed: int,
     use_ensemble: bool,
+    transformer_precision: str,
     parent_run_id: str,
     bundle: Output[Model],
     metrics: Output[Metrics],
@@ -35,6 +36,7 @@ def fit_ensemble(
             Path(xgboost.path),
             use_ensemble,
             Path(bundle.path),
+            transformer_precision,
         )
         tracking.log_metrics(stats)
     for name, value in stats.items():

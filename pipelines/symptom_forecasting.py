@@ -30,6 +30,7 @@ def symptom_forecasting(
     encoder_layers: int = 2,
     decoder_layers: int = 2,
     use_ensemble: bool = True,
+    transformer_precision: str = "float32",
     optuna_storage: str = "",
     study_name: str = "",
     run_tag: str = "",
@@ -51,6 +52,7 @@ def symptom_forecasting(
         transformer=tf.outputs["model"],
         xgboost=xg.outputs["model"],
         use_ensemble=use_ensemble,
+        transformer_precision=transformer_precision,
         **shared,
     )
     ev = evaluate(bundle=ens.outputs["bundle"], **shared)

@@ -69,6 +69,14 @@ def check_params(params: dict) -> dict:
     for key in ("epochs", "trials"):
         if params.get(key, 1) < 1:
             raise ValidationError(f"{key} must be at least 1")
+    target = params.get("target", "mood")
+    if target not in {"phq9", "gad7", "mood"}:
+        raise ValidationError(f"target must be one of phq9, gad7, mood; got {target!r}")
+    precision = params.get("transformer_precision", "float32")
+    if precision not in {"float32", "float16", "bfloat16"}:
+        raise ValidationError(
+            f"transformer_precision must be float32, float16 or bfloat16; got {precision!r}"
+        )
     params.setdefault("use_ensemble", settings.use_ensemble)
     return params
 

@@ -151,7 +151,14 @@ def tune_xgboost_step(grid_dir, plan_path, spec, trials, storage, study_name, ou
 
 
 def fit_ensemble_step(
-    grid_dir, plan_path, spec, transformer_dir, xgboost_dir, use_ensemble, out_dir: Path
+    grid_dir,
+    plan_path,
+    spec,
+    transformer_dir,
+    xgboost_dir,
+    use_ensemble,
+    out_dir: Path,
+    precision: str = "float32",
 ) -> dict:
     import torch
     import xgboost as xgb
@@ -171,7 +178,9 @@ def fit_ensemble_step(
         booster = xgb.XGBRegressor()
         booster.load_model(xgboost_dir / f"xgboost_h{h + 1}.json")
         models.append(booster)
-    bundle = training.fit_ensemble(prepared, spec, fill, config, model, models, use_ensemble)
+    bundle = training.fit_ensemble(
+        prepared, spec, fill, config, model, models, use_ensemble, precision
+    )
     bundle.save(out_dir)
     importance = xgboost_dir / "feature_importance.json"
     if importance.exists():

@@ -169,8 +169,22 @@ def tune_xgboost(
     return study.best_params, models, gradient_boosting.importance(models, names), stats
 
 
-def fit_ensemble(prepared, spec, scaler_fill, config, model, xgb_models, use_ensemble: bool):
-    """Weights and conformal offsets on the validation window; returns the full bundle."""
+def fit_ensemble(
+    prepared,
+    spec,
+    scaler_fill,
+    config,
+    model,
+    xgb_models,
+    use_ensemble: bool,
+    precision: str = "float32",
+):
+    """Weights and conformal offsets on the validation window; returns the full bundle.
+
+    With a 16-bit ``precision`` the Transformer is quantized first, so that the weights
+    and intervals are fitted to the model that will actually serve.
+    """
+    model = transformer.with_precision(model, precision)
     placeholder = ensemble.EnsembleCalibration(
         np.tile([1.0, 0.0], (spec.horizon, 1)), np.zeros(spec.horizon), np.zeros(spec.horizon)
     )

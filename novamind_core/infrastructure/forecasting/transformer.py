@@ -71,7 +71,8 @@ class QuantileTransformer(nn.Module):
         """context (B,L,F); previous (B,H) target of the day before each step; → (B,H,3)."""
         steps = previous.shape[1]
         src = self.encoder_in(context) + self.encoder_pos
-        tgt_in = torch.cat([previous.unsqueeze(-1), _dow_features(future_dow)], dim=-1)
+        calendar = _dow_features(future_dow).to(previous.dtype)
+        tgt_in = torch.cat([previous.unsqueeze(-1), calendar], dim=-1)
         tgt = self.decoder_in(tgt_in) + self.decoder_pos[:steps]
         out = self.core(src, tgt, tgt_mask=self.causal_mask[:steps, :steps])
         raw = self.head(out)
