@@ -50,6 +50,7 @@ test-slow: venv
 bench: venv
 	$(BIN)/python bench/synth_benchmark.py
 	$(BIN)/python bench/pipeline_benchmark.py
+	$(BIN)/python bench/quantization_benchmark.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
