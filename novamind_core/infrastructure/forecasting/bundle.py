@@ -44,6 +44,11 @@ class ForecasterBundle:
         self.xgb_models: list[xgb.XGBRegressor] = xgb_models
         self.calibration: EnsembleCalibration = calibration
 
+    @property
+    def precision(self) -> str:
+        dtype = next(self.model.parameters()).dtype
+        return next(k for k, v in transformer.PRECISIONS.items() if v == dtype)
+
     # -- forecasting -------------------------------------------------------------
     def scaled_target(self, values: np.ndarray) -> np.ndarray:
         t = self.spec.target
@@ -106,6 +111,7 @@ class ForecasterBundle:
             "fill_values": self.fill_values,
             "transformer": asdict(self.model_config),
             "calibration": self.calibration.to_dict(),
+            "precision": self.precision,
         }
         (directory / "config.json").write_text(json.dumps(config, indent=2))
         torch.save(self.model.state_dict(), directory / "transformer.pt")
@@ -119,7 +125,7 @@ class ForecasterBundle:
         model_config = transformer.TransformerConfig(**config["transformer"])
         model = transformer.QuantileTransformer(model_config)
         model.load_state_dict(torch.load(directory / "transformer.pt", weights_only=True))
-        model.eval()
+        model = transformer.with_precision(model, config.get("precision", "float32"))
         xgb_models = []
         for h in range(spec.horizon):
             booster = xgb.XGBRegressor()

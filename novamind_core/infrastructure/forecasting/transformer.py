@@ -179,13 +179,28 @@ def predict(model: QuantileTransformer, context, last, dow, batch_size: int = 20
     """(N,H,3) quantiles in scaled units, decoded autoregressively."""
     outputs = []
     model.eval()
+    dtype = next(model.parameters()).dtype  # float32, or 16-bit after quantization
     for start in range(0, len(context), batch_size):
         sl = slice(start, start + batch_size)
         outputs.append(
             model.decode(
-                torch.as_tensor(context[sl], dtype=torch.float32),
-                torch.as_tensor(last[sl], dtype=torch.float32),
+                torch.as_tensor(context[sl], dtype=dtype),
+                torch.as_tensor(last[sl], dtype=dtype),
                 torch.as_tensor(dow[sl], dtype=torch.long),
-            ).numpy()
+            )
+            .float()
+            .numpy()
         )
     return np.concatenate(outputs)
+
+
+PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def with_precision(model: QuantileTransformer, precision: str) -> QuantileTransformer:
+    """Post-training quantization: a copy of the model with 16-bit (or 32-bit) weights."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    copy = QuantileTransformer(model.config)
+    copy.load_state_dict(model.state_dict())
+    return copy.to(PRECISIONS[precision]).eval()
