@@ -63,8 +63,12 @@ def test_two_workers_share_one_study(postgres_database):
     # create the schema once, so the two workers do not race to create tables
     optuna.create_study(study_name=study_name, storage=postgres_database, direction="minimize")
     workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, postgres_database, study_name, "4",
-                          str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, postgres_database, study_name, "4", str(seed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for seed in (1, 2)
     ]
     outputs = [w.communicate(timeout=300) for w in workers]

@@ -59,16 +59,25 @@ def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
     assert ("challenger" in aliases) == all(g == "true" for g in gates)
     metrics = json.loads(tags["metrics"])
     assert {"test.ensemble.mase", "test.seasonal_naive.mase", "heldout.ensemble.mase"} <= set(
-        metrics)
+        metrics
+    )
 
     # one parent run, a nested run per step, artifacts in place
     parent = client.get_run(client.get_model_version("symptom-forecaster", "1").run_id)
     parent_id = parent.data.tags["mlflow.parentRunId"]
-    steps = client.search_runs([parent.info.experiment_id],
-                               f"tags.mlflow.parentRunId = '{parent_id}'")
+    steps = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
     assert {r.data.tags["mlflow.runName"] for r in steps} >= {
-        "validate", "impute", "split", "train_transformer", "tune_xgboost", "fit_ensemble",
-        "evaluate", "register"}
+        "validate",
+        "impute",
+        "split",
+        "train_transformer",
+        "tune_xgboost",
+        "fit_ensemble",
+        "evaluate",
+        "register",
+    }
     assert client.get_run(parent_id).info.status == "FINISHED"
     charts = [a.path for a in client.list_artifacts(parent.info.run_id, "fan_charts")]
     assert charts and all(p.endswith(".png") for p in charts)
@@ -80,8 +89,9 @@ def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
         "from novamind_core.infrastructure.forecasting.pyfunc_model import input_example;"
         "out = m.predict(input_example({'mood': 6.0}, 30)); print(out.to_json(orient='records'))"
     )
-    done = subprocess.run([sys.executable, "-c", code, mlflow_env], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, mlflow_env], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
     assert rows["horizon"].tolist() == list(range(1, 8))
@@ -94,16 +104,17 @@ def test_a_failing_step_fails_the_run_and_registers_nothing(mlflow_env, tmp_path
         tables["symptom_observations"]["gad7"] = float("nan")
 
     ingest_cohort(tmp_path, drop_gad7)
-    result = CliRunner().invoke(app, ["pipeline", "run", "symptom-forecasting",
-                                      "-p", "target=gad7", *FAST])
+    result = CliRunner().invoke(
+        app, ["pipeline", "run", "symptom-forecasting", "-p", "target=gad7", *FAST]
+    )
     assert result.exit_code != 0
     assert "pipeline symptom-forecasting failed" in result.output
     assert "nothing was registered" in result.output
     client = mlflow_client(mlflow_env)
     assert client.search_registered_models() == []
     runs = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()],
-        "tags.`novamind.kind` = 'pipeline'")
+        [e.experiment_id for e in client.search_experiments()], "tags.`novamind.kind` = 'pipeline'"
+    )
     assert runs and all(r.info.status == "FAILED" for r in runs)
 
 
@@ -133,19 +144,29 @@ def test_compile_writes_ir_yaml(tmp_path):
     import yaml
 
     out = tmp_path / "sf.yaml"
-    result = CliRunner().invoke(app, ["pipeline", "compile", "symptom-forecasting",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["pipeline", "compile", "symptom-forecasting", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     spec = yaml.safe_load(out.read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"validate", "impute", "split", "train-transformer", "tune-xgboost",
-                          "fit-ensemble", "evaluate", "register"}
+    assert set(tasks) == {
+        "validate",
+        "impute",
+        "split",
+        "train-transformer",
+        "tune-xgboost",
+        "fit-ensemble",
+        "evaluate",
+        "register",
+    }
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
     assert images == {"novamind/digital-twin:0.1.0"}
 
 
 def test_submit_to_an_unreachable_host_is_a_clear_error():
-    result = CliRunner().invoke(app, ["pipeline", "submit", "symptom-forecasting",
-                                      "--host", "http://127.0.0.1:9"])
+    result = CliRunner().invoke(
+        app, ["pipeline", "submit", "symptom-forecasting", "--host", "http://127.0.0.1:9"]
+    )
     assert result.exit_code == 5
     assert "could not submit to KFP at http://127.0.0.1:9" in result.output

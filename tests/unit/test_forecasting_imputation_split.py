@@ -234,9 +234,7 @@ def test_no_look_ahead_on_realistic_data_truncated_at_a_day(tables, imputed):
     full = build_daily_grid(obs, bio, fill)
     for cut in (pd.Timestamp("2025-09-15"), pd.Timestamp("2025-11-01")):
         end = cut + pd.Timedelta(days=1)
-        short = build_daily_grid(
-            obs[obs["recorded_at"] < end], bio[bio["recorded_at"] < end], fill
-        )
+        short = build_daily_grid(obs[obs["recorded_at"] < end], bio[bio["recorded_at"] < end], fill)
         assert short["day"].max() == cut
         merged = short.merge(
             full, on=["patient_key", "day"], how="left", suffixes=("", "_full"), indicator=True
@@ -291,11 +289,6 @@ def test_impute_excludes_patients_with_fewer_than_two_target_reports(tables, spe
     assert stats["patient_days"] == len(grid) == len(imputed[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="impute counts target reports only among patients present in the observations "
-    "table, so a patient with wearable data but zero self-reports is kept in the grid",
-)
 def test_impute_excludes_patients_with_wearable_data_but_no_reports(tables, spec):
     obs, bio = tables["symptom_observations"], tables["biometrics"]
     day = bio["recorded_at"].min() + pd.Timedelta(days=5)

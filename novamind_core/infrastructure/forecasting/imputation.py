@@ -28,13 +28,16 @@ def daily_means(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 def build_daily_grid(
     observations: pd.DataFrame,
     biometrics: pd.DataFrame,
-    fill_values: dict[str, float] | None = None,
+    fill_values: dict[str, float],
 ) -> pd.DataFrame:
-    """One row per patient-day from the patient's first to last record."""
+    """One row per patient-day from the patient's first to last record.
+
+    ``fill_values`` (one per variable) must come from training data only: they fill the
+    days before a patient's first observation.
+    """
     daily = daily_means(observations, SYMPTOMS).join(
         daily_means(biometrics, BIOMETRICS), how="outer"
     )
-    fill_values = fill_values or {c: float(daily[c].mean()) for c in daily.columns}
     frames = []
     for key, part in daily.groupby(level=0, sort=True):
         part = part.droplevel(0)

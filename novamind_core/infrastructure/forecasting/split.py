@@ -9,6 +9,7 @@ patients never appear in train or validation.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +39,10 @@ def held_out(keys: list[str], share: float, seed: int) -> frozenset[str]:
         return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16)
 
     ranked = sorted(keys, key=score)
-    return frozenset(ranked[: max(1, round(share * len(keys)))]) if share > 0 else frozenset()
+    if share <= 0:
+        return frozenset()
+    count = max(1, math.floor(share * len(keys) + 0.5))  # half rounds up, not to even
+    return frozenset(ranked[:count])
 
 
 def plan_split(

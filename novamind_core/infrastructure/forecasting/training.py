@@ -61,7 +61,9 @@ def impute(observations: pd.DataFrame, biometrics: pd.DataFrame, spec: ForecastS
         )
     fill_values = {c: float(before[c].mean()) for c in before.columns}
     grid = build_daily_grid(observations, biometrics, fill_values)
-    target_counts = observations.groupby(KEY)[spec.target].count()
+    target_counts = (
+        observations.groupby(KEY)[spec.target].count().reindex(grid[KEY].unique(), fill_value=0)
+    )
     too_short = sorted(set(target_counts[target_counts < 2].index))
     grid = grid[~grid[KEY].isin(too_short)]
     stats = {
