@@ -6,6 +6,7 @@ import typer
 
 from novamind_core.cli import audit, data, models, pipeline
 from novamind_core.cli.common import configure
+from novamind_core.cli.token import token
 
 app = typer.Typer(
     name="novamind",
@@ -19,6 +20,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.add_typer(audit.app, name="audit")
+app.command("token")(token)
 
 
 def main() -> None:

@@ -23,31 +23,32 @@ app = typer.Typer(
 @handles_errors
 def keygen(
     env_file: Path = typer.Option(
-        None, help="Append NOVAMIND_ENCRYPTION_KEY to this file unless it already sets one."
+        None, help="Append the keys this file does not set yet (encryption key, JWT secret)."
     ),
 ) -> None:
-    """Create a random 32-byte master key for the patient store."""
+    """Create a random 32-byte store key (and, with --env-file, a JWT signing secret)."""
     import base64
     import os
 
-    if (
-        env_file is not None
-        and env_file.exists()
-        and any(
-            line.startswith("NOVAMIND_ENCRYPTION_KEY=")
-            for line in env_file.read_text().splitlines()
-        )
-    ):
-        console.print(f"{env_file} already sets NOVAMIND_ENCRYPTION_KEY; left unchanged")
-        return
-    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    keys = {
+        "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "NOVAMIND_JWT_SECRET": base64.urlsafe_b64encode(os.urandom(48)).decode(),
+    }
     if env_file is None:
-        console.print(key)
+        console.print(keys["NOVAMIND_ENCRYPTION_KEY"])
+        return
+    present = set()
+    if env_file.exists():
+        present = {line.split("=", 1)[0] for line in env_file.read_text().splitlines()}
+    missing = {k: v for k, v in keys.items() if k not in present}
+    if not missing:
+        console.print(f"{env_file} already sets {', '.join(keys)}; left unchanged")
         return
     with env_file.open("a", encoding="utf-8") as handle:
-        handle.write(f"NOVAMIND_ENCRYPTION_KEY={key}\n")
+        for name, value in missing.items():
+            handle.write(f"{name}={value}\n")
     env_file.chmod(0o600)
-    console.print(f"wrote a new development key to {env_file} (keep it secret, keep it safe)")
+    console.print(f"wrote {', '.join(missing)} to {env_file} (development keys: keep them secret)")
 
 
 @app.command()

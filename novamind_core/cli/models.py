@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -58,3 +59,142 @@ def list_models(
                 f"{metrics.get('test.ensemble.coverage', float('nan')):.2f}",
             )
     console.print(table)
+
+
+def _principal(token: str | None):
+    """The caller, from --token or NOVAMIND_TOKEN (see `novamind token`)."""
+    import os
+
+    from novamind_core.cli.common import settings_or_exit
+    from novamind_core.infrastructure.security.tokens import TokenService
+
+    settings = settings_or_exit()
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    return TokenService(secret, settings.jwt_algorithm).verify(
+        token or os.environ.get("NOVAMIND_TOKEN", "")
+    )
+
+
+def _reviewer(token: str | None, reviewer: str):
+    from novamind_core.domain.errors import AuthorizationError
+
+    principal = _principal(token)
+    if principal.subject != reviewer:
+        raise AuthorizationError(
+            f"the token speaks for {principal.subject!r}, not for --reviewer {reviewer!r}"
+        )
+    return principal
+
+
+def _workflow():
+    from novamind_core.cli.data import audit_trail
+    from novamind_core.infrastructure.registry.mlflow_registry import MlflowModelRegistry
+
+    return MlflowModelRegistry(), audit_trail()
+
+
+TOKEN = typer.Option(None, "--token", help="Bearer token (default: $NOVAMIND_TOKEN).")
+
+
+@app.command()
+@handles_errors
+def approve(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Option(..., help="Version to make the champion."),
+    reviewer: str = typer.Option(..., help="Who decides (must match the token's subject)."),
+    note: str = typer.Option("", help="Why, for the record."),
+    override: bool = typer.Option(False, help="Approve although a gate failed."),
+    reason: str = typer.Option("", help="Required with --override."),
+    token: str = TOKEN,
+) -> None:
+    """Approve a version: it becomes the champion that clients get."""
+    from novamind_core.application.promote_model import approve as approve_version
+
+    registry, audit = _workflow()
+    previous = approve_version(
+        registry, audit, _reviewer(token, reviewer), name, version, note, override, reason
+    )
+    console.print(
+        f"[green]{name} version {version} is now the champion[/]"
+        + (f" (replacing version {previous})" if previous else "")
+    )
+
+
+@app.command()
+@handles_errors
+def reject(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Option(..., help="Version to reject."),
+    reviewer: str = typer.Option(..., help="Who decides (must match the token's subject)."),
+    note: str = typer.Option(..., help="Why, for the record."),
+    token: str = TOKEN,
+) -> None:
+    """Reject a version; a rejected challenger loses its alias."""
+    from novamind_core.application.promote_model import reject as reject_version
+
+    registry, audit = _workflow()
+    reject_version(registry, audit, _reviewer(token, reviewer), name, version, note)
+    console.print(f"{name} version {version} rejected")
+
+
+@app.command()
+@handles_errors
+def rollback(
+    name: str = typer.Argument(..., help="Registered model name."),
+    reviewer: str = typer.Option(..., help="Who decides (must match the token's subject)."),
+    note: str = typer.Option("", help="Why, for the record."),
+    token: str = TOKEN,
+) -> None:
+    """Move the champion back to the version it replaced."""
+    from novamind_core.application.promote_model import rollback as rollback_version
+
+    registry, audit = _workflow()
+    restored = rollback_version(registry, audit, _reviewer(token, reviewer), name, note)
+    console.print(f"{name}: champion rolled back to version {restored}")
+
+
+@app.command()
+@handles_errors
+def review(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Option(None, help="Version to review (default: the challenger)."),
+    html: Path = typer.Option(None, help="Also write a self-contained HTML page here."),
+) -> None:
+    """The challenger beside the champion: metrics per horizon, gates, plots."""
+    from novamind_core.application.review_model import build_review
+    from novamind_core.infrastructure.registry.review_artifacts import MlflowReviewArtifacts
+    from novamind_core.infrastructure.reporting.review_page import render_review_html
+
+    registry, _ = _workflow()
+    review_data = build_review(registry, MlflowReviewArtifacts(registry), name, version)
+    _print_review(review_data)
+    if html is not None:
+        html.write_text(render_review_html(review_data), encoding="utf-8")
+        console.print(f"review page: {html}")
+
+
+def _print_review(r) -> None:
+    head = Table(
+        title=f"{r.name}: challenger {r.candidate.version} vs champion "
+        f"{r.champion.version if r.champion else '(none)'}"
+    )
+    head.add_column("")
+    head.add_column("challenger")
+    head.add_column("champion")
+    for label, ours, theirs in r.summary_rows():
+        head.add_row(label, ours, theirs)
+    console.print(head)
+    for part, rows in r.horizon_rows().items():
+        table = Table(title=f"{part} windows: per-horizon MASE (lower is better) and coverage")
+        for column in (
+            "horizon",
+            "challenger",
+            "champion",
+            "seasonal naive",
+            "AutoETS",
+            "challenger coverage",
+        ):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)

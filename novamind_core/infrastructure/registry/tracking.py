@@ -15,6 +15,9 @@ EXPERIMENT = "symptom-forecasting"
 
 def configure(experiment: str = EXPERIMENT) -> str:
     """Point MLflow at the configured store; create the experiment; return its id."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     uri = get_settings().mlflow_tracking_uri

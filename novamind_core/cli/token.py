@@ -1,0 +1,31 @@
+"""``novamind token``: mint a local development token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import typer
+
+from novamind_core.cli.common import console, handles_errors, settings_or_exit
+from novamind_core.domain.errors import ValidationError
+from novamind_core.domain.security import Role
+
+
+@handles_errors
+def token(
+    role: list[str] = typer.Option(..., help="clinician, ml_engineer, reviewer or service."),
+    subject: str = typer.Option(..., help="Who the token speaks for (a user or service id)."),
+    ttl_minutes: int = typer.Option(480, min=1, help="Lifetime in minutes."),
+) -> None:
+    """Mint a JWT for local development, signed with NOVAMIND_JWT_SECRET."""
+    from novamind_core.infrastructure.security.tokens import TokenService
+
+    try:
+        roles = [Role(r) for r in role]
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise ValidationError(f"unknown role in {role}; known roles: {known}") from None
+    settings = settings_or_exit()
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    service = TokenService(secret, settings.jwt_algorithm)
+    console.print(service.mint(subject, roles, timedelta(minutes=ttl_minutes)), soft_wrap=True)
