@@ -106,7 +106,7 @@ def main() -> None:
         run_measured([*cli, "data", "ingest", raw], env, work)
         figures = run_measured([*cli, "pipeline", "run", "symptom-forecasting"], env, work)
         result = evaluation_of_latest(env)
-        heldout = result["evaluation"]["evaluation"]["heldout"]["models"]
+        heldout = result["evaluation"]["heldout"]["models"]
         entry = {
             "patients": size,
             "pipeline": figures,
