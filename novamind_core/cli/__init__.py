@@ -6,6 +6,7 @@ import typer
 
 from novamind_core.cli import audit, data, models, pipeline
 from novamind_core.cli.common import configure
+from novamind_core.cli.serve import serve
 from novamind_core.cli.token import token
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.add_typer(audit.app, name="audit")
 app.command("token")(token)
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""What served models saw and answered: payload logs for drift monitoring."""

@@ -1,0 +1,1 @@
+"""KServe model classes and the server entry point (`novamind serve`)."""

@@ -1,0 +1,62 @@
+"""ASGI middleware: bearer tokens (or the service API key) and body-size limits.
+
+Health, readiness and metrics stay open; everything else under /v1 and /v2 needs a
+valid token with a role that may call it. Errors are JSON: 401 for a missing, expired
+or forged credential, 403 for a wrong role, 413 for an oversized body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from novamind_core.domain.errors import AuthenticationError, AuthorizationError
+from novamind_core.domain.security import Role
+
+OPEN = re.compile(r"^/($|metrics$|v2/health/|v2/?$|v1/models/[^/:]+$|v2/models/[^/]+/ready$)")
+PREDICT_ROLES = (Role.CLINICIAN, Role.SERVICE, Role.ML_ENGINEER)
+ADMIN_ROLES = (Role.ML_ENGINEER,)
+
+
+class AuthMiddleware:
+    def __init__(self, app, tokens, api_key: str | None, max_body_bytes: int = 1 << 20):
+        self.app = app
+        self.tokens = tokens
+        self.api_key = api_key
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or OPEN.match(scope["path"]):
+            return await self.app(scope, receive, send)
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body_bytes:
+            return await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
+        try:
+            principal = self._principal(headers)
+            allowed = ADMIN_ROLES if "/repository/" in scope["path"] else PREDICT_ROLES
+            principal.require(*allowed)
+        except AuthenticationError as exc:
+            return await _reply(send, 401, str(exc), {"www-authenticate": "Bearer"})
+        except AuthorizationError as exc:
+            return await _reply(send, 403, str(exc))
+        scope.setdefault("state", {})["principal"] = principal
+        return await self.app(scope, receive, send)
+
+    def _principal(self, headers: dict[str, str]):
+        from novamind_core.infrastructure.security.tokens import check_api_key
+
+        if "x-api-key" in headers:
+            return check_api_key(headers["x-api-key"], self.api_key)
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise AuthenticationError("missing bearer token (Authorization: Bearer <token>)")
+        return self.tokens.verify(token.strip())
+
+
+async def _reply(send, status: int, message: str, extra: dict | None = None) -> None:
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

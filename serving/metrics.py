@@ -1,0 +1,18 @@
+"""Prometheus metrics of the NovaMind predictors (exposed on KServe's /metrics)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUEST_LATENCY = Histogram(
+    "novamind_request_latency_seconds",
+    "End-to-end inference latency",
+    ["model", "protocol"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+REQUESTS = Counter("novamind_requests_total", "Inference requests by outcome", ["model", "status"])
+SERVED_VERSION = Gauge("novamind_served_model_version", "Registry version being served", ["model"])
+BATCH_SIZE = Histogram(
+    "novamind_micro_batch_size",
+    "Requests per micro-batch",
+    ["model"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)

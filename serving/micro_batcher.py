@@ -1,0 +1,62 @@
+"""Micro-batching: concurrent requests wait a few milliseconds and run as one batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+
+class MicroBatcher:
+    """Collects items for up to ``max_wait`` seconds or ``max_size`` items, then runs
+    ``run_batch(items) -> results`` once in a worker thread and hands each caller its
+    result (or the batch's exception)."""
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[Any]], list[Any]],
+        max_size: int = 64,
+        max_wait: float = 0.004,
+        on_batch: Callable[[int], None] | None = None,
+    ):
+        self.run_batch = run_batch
+        self.max_size = max_size
+        self.max_wait = max_wait
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue | None = None
+        self._worker: asyncio.Task | None = None
+
+    async def submit(self, item: Any) -> Any:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.get_running_loop().create_task(self._loop())
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def _loop(self) -> None:
+        assert self._queue is not None
+        while True:
+            batch = [await self._queue.get()]
+            deadline = asyncio.get_running_loop().time() + self.max_wait
+            while len(batch) < self.max_size:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            if self.on_batch:
+                self.on_batch(len(batch))
+            items = [item for item, _ in batch]
+            try:
+                results = await asyncio.to_thread(self.run_batch, items)
+            except Exception as exc:  # every caller of the batch gets the failure
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

@@ -1,0 +1,143 @@
+"""`novamind serve`: one KServe ModelServer with every registered champion."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+def champion_loader(name: str):
+    """Load ``models:/<name>@champion``; returns (bundle, version) or (None, None)."""
+    from mlflow.tracking import MlflowClient
+
+    from novamind_core.infrastructure.registry.model_registry import CHAMPION, load_alias
+    from novamind_core.infrastructure.registry.tracking import configure
+
+    def load():
+        configure()
+        bundle = load_alias(name, CHAMPION)
+        if bundle is None:
+            return None, None
+        version = MlflowClient().get_model_version_by_alias(name, CHAMPION).version
+        return bundle, str(version)
+
+    return load
+
+
+def store_history_source(settings):
+    """Read a patient's latest daily history from the encrypted store (audited)."""
+    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
+    from novamind_core.infrastructure.store.dataset_store import EncryptedDatasetStore
+
+    if settings.encryption_key is None:
+        return None
+    store = EncryptedDatasetStore(settings.store_dir, settings.require_encryption_key())
+    audit = HashChainAuditTrail(settings.audit_log_path, actor="symptom-forecaster-server")
+    cache: dict = {}
+
+    def history(key: str, days: int):
+        import pandas as pd
+
+        version = store.latest().version
+        if cache.get("version") != version:
+            obs = store.read(version, "symptom_observations")
+            bio = store.read(version, "biometrics")
+            cache.update(version=version, obs=obs, bio=bio)
+        obs, bio = cache["obs"], cache["bio"]
+        rows = pd.concat([obs[obs["patient_key"] == key], bio[bio["patient_key"] == key]])
+        if rows.empty:
+            return None
+        audit.record("read", f"{version}/patient", purpose="serve forecast", patient=key)
+        rows = rows.assign(day=rows["recorded_at"].dt.normalize())
+        values = [
+            c
+            for c in (
+                "phq9",
+                "gad7",
+                "mood",
+                "heart_rate_bpm",
+                "hrv_rmssd_ms",
+                "sleep_hours",
+                "steps",
+            )
+            if c in rows
+        ]
+        daily = rows.groupby("day")[values].mean().reset_index()
+        daily = daily[daily["day"] > daily["day"].max() - pd.Timedelta(days=days + 6)]
+        return daily.assign(patient_key=key)
+
+    return history
+
+
+def poll_champions(models, interval: float, stop: threading.Event) -> None:
+    """Reload each model when its champion alias moves; a failed load keeps the old one."""
+    while not stop.wait(interval):
+        for model in models:
+            model.load()
+
+
+def build_models(settings):
+    from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
+    from serving.symptom_forecaster import NAME, SymptomForecasterModel
+
+    payloads = None
+    if settings.encryption_key is not None:
+        payloads = PayloadLog(
+            settings.data_dir, NAME, settings.require_encryption_key(), flush_rows=200
+        )
+    model = SymptomForecasterModel(champion_loader(NAME), store_history_source(settings), payloads)
+    model.load()
+    return [model]
+
+
+def install_auth(settings, max_body_bytes: int) -> None:
+    """Wrap KServe's FastAPI app in the token middleware."""
+    from kserve.model_server import app
+
+    from novamind_core.infrastructure.security.tokens import TokenService
+    from serving.auth import AuthMiddleware
+
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    app.add_middleware(
+        AuthMiddleware,
+        tokens=TokenService(secret, settings.jwt_algorithm),
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+    )
+
+
+def _server_class():
+    from kserve import ModelServer
+
+    class NovaMindModelServer(ModelServer):
+        """Registers every model, ready or not: readiness follows the champion's arrival."""
+
+        def _register_and_check_atleast_one_model_is_ready(self, models):
+            for model in models:
+                self.register_model(model)
+                model.enable_latency_logging = self.enable_latency_logging
+                model.start()
+
+    return NovaMindModelServer
+
+
+def serve(settings, port: int, poll_seconds: float, max_body_bytes: int = 1 << 20) -> None:
+    NovaMindModelServer = _server_class()
+    install_auth(settings, max_body_bytes)
+    models = build_models(settings)
+    if not any(m.ready for m in models):
+        log.warning("no champion is loaded: the server answers, but is not ready")
+    stop = threading.Event()
+    threading.Thread(target=poll_champions, args=(models, poll_seconds, stop), daemon=True).start()
+    try:
+        NovaMindModelServer(http_port=port, enable_grpc=False, workers=1).start(models)
+    finally:
+        stop.set()
+        for model in models:
+            if model.payload_log is not None:
+                model.payload_log.flush()
+        asyncio.set_event_loop(asyncio.new_event_loop())

@@ -1,0 +1,303 @@
+"""KServe predictor for ``symptom-forecaster``: the champion from the MLflow registry.
+
+Requests carry either a patient's recent daily history, or only a pseudonym whose
+history the predictor reads from the encrypted store (the preprocess step). Concurrent
+requests are micro-batched into one forward pass of the neural model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kserve import InferOutput, InferRequest, InferResponse, Model
+from kserve.errors import InvalidInput, ModelNotReady
+
+from serving import metrics
+from serving.micro_batcher import MicroBatcher
+
+log = logging.getLogger(__name__)
+NAME = "symptom-forecaster"
+VALUE_COLUMNS = ("phq9", "gad7", "mood", "heart_rate_bpm", "hrv_rmssd_ms", "sleep_hours", "steps")
+MAX_INSTANCES = 256
+
+
+class SymptomForecasterModel(Model):
+    def __init__(self, loader, history_source=None, payload_log=None, name: str = NAME):
+        """``loader() -> (bundle, version)`` loads the champion; ``history_source(key, days)``
+        returns a patient's daily history from the store; ``payload_log`` records traffic."""
+        super().__init__(name)
+        self.loader = loader
+        self.history_source = history_source
+        self.payload_log = payload_log
+        self.bundle = None
+        self.version: str | None = None
+        self.batcher = MicroBatcher(
+            self._forecast_batch, on_batch=lambda n: metrics.BATCH_SIZE.labels(name).observe(n)
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def load(self) -> bool:
+        """Load (or reload) the champion; on failure keep serving what is loaded."""
+        try:
+            bundle, version = self.loader()
+        except Exception as exc:
+            log.error("could not load %s champion: %s", self.name, exc)
+            return self.ready
+        if bundle is None:
+            log.warning("%s has no champion yet; not ready", self.name)
+            return self.ready
+        if version != self.version:
+            self.bundle, self.version = bundle, version
+            metrics.SERVED_VERSION.labels(self.name).set(float(version))
+            log.info("%s serving registry version %s", self.name, version)
+        self.ready = True
+        return True
+
+    def get_input_types(self) -> list[dict]:
+        return [
+            {"name": "patient_key", "datatype": "BYTES", "shape": [-1]},
+            {"name": "day", "datatype": "BYTES", "shape": [-1]},
+        ] + [{"name": c, "datatype": "FP32", "shape": [-1]} for c in VALUE_COLUMNS]
+
+    def get_output_types(self) -> list[dict]:
+        return [
+            {"name": "patient_key", "datatype": "BYTES", "shape": [-1]},
+            {"name": "horizon", "datatype": "INT32", "shape": [-1]},
+            {"name": "day", "datatype": "BYTES", "shape": [-1]},
+            {"name": "median", "datatype": "FP32", "shape": [-1]},
+            {"name": "lower", "datatype": "FP32", "shape": [-1]},
+            {"name": "upper", "datatype": "FP32", "shape": [-1]},
+        ]
+
+    # -- request handling -------------------------------------------------------------------
+    async def preprocess(self, payload, headers=None) -> dict:
+        if not self.ready or self.bundle is None:
+            raise ModelNotReady(self.name)
+        started = time.perf_counter()
+        if isinstance(payload, bytes | str):  # a body sent without a JSON content type
+            try:
+                payload = json.loads(payload)
+            except ValueError as exc:
+                raise InvalidInput(f"malformed JSON: {exc}") from None
+        if isinstance(payload, InferRequest):
+            frame, protocol = self._from_v2(payload), "v2"
+        elif isinstance(payload, dict):
+            frame, protocol = self._from_v1(payload), "v1"
+        else:
+            raise InvalidInput("the body must be a JSON object")
+        self._check_history(frame)
+        return {
+            "frame": frame,
+            "protocol": protocol,
+            "started": started,
+            "request_id": payload.id if isinstance(payload, InferRequest) else None,
+        }
+
+    async def predict(self, payload: dict, headers=None) -> dict:
+        forecast = await self.batcher.submit(payload["frame"])
+        return {**payload, "forecast": forecast}
+
+    async def postprocess(self, result: dict, headers=None, response_headers=None):
+        forecast: pd.DataFrame = result["forecast"]
+        if self.payload_log is not None:
+            self.payload_log.append(_payload_rows(result["frame"], forecast, self.version))
+        metrics.REQUEST_LATENCY.labels(self.name, result["protocol"]).observe(
+            time.perf_counter() - result["started"]
+        )
+        metrics.REQUESTS.labels(self.name, "200").inc()
+        if result["protocol"] == "v2":
+            return _v2_response(self.name, self.version, forecast, result["request_id"])
+        return _v1_response(self.version, forecast)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _forecast_batch(self, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+        """One forward pass for many requests; patient keys are made unique per request."""
+        tagged = [f.assign(patient_key=f"{i}|" + f["patient_key"]) for i, f in enumerate(frames)]
+        out = self.bundle.forecast_history(pd.concat(tagged, ignore_index=True))
+        request = out["patient_key"].str.split("|", n=1).str[0].astype(int)
+        out["patient_key"] = out["patient_key"].str.split("|", n=1).str[1]
+        return [out[request == i].reset_index(drop=True) for i in range(len(frames))]
+
+    def _from_v1(self, payload: dict) -> pd.DataFrame:
+        instances = payload.get("instances")
+        if not isinstance(instances, list):
+            raise InvalidInput('expected {"instances": [...]}')
+        if not instances:
+            raise InvalidInput("empty batch: 'instances' holds no patient")
+        if len(instances) > MAX_INSTANCES:
+            raise InvalidInput(f"at most {MAX_INSTANCES} instances per request")
+        frames = []
+        for i, instance in enumerate(instances):
+            if not isinstance(instance, dict) or not isinstance(instance.get("patient_key"), str):
+                raise InvalidInput(f"instances[{i}] needs a string 'patient_key'")
+            key = instance["patient_key"]
+            if "history" in instance:
+                frames.append(_history_frame(key, instance["history"], f"instances[{i}]"))
+            else:
+                frames.append(self._stored_history(key, f"instances[{i}]"))
+        frame = pd.concat(frames, ignore_index=True)
+        if frame["patient_key"].duplicated().any() and (
+            frame.groupby("patient_key")["day"].apply(lambda d: d.duplicated().any()).any()
+        ):
+            raise InvalidInput("a patient appears twice with overlapping days")
+        return frame
+
+    def _from_v2(self, request: InferRequest) -> pd.DataFrame:
+        known = {"patient_key", "day", *VALUE_COLUMNS}
+        columns: dict[str, Any] = {}
+        for tensor in request.inputs:
+            if tensor.name not in known:
+                raise InvalidInput(
+                    f"unknown input tensor {tensor.name!r}; expected some of {sorted(known)}"
+                )
+            expected = "BYTES" if tensor.name in ("patient_key", "day") else "FP32"
+            if tensor.datatype not in ((expected,) if expected == "BYTES" else ("FP32", "FP64")):
+                raise InvalidInput(
+                    f"input {tensor.name!r} must be {expected}, got {tensor.datatype}"
+                )
+            values = tensor.as_numpy().reshape(-1)
+            if list(tensor.shape) != [len(values)]:
+                raise InvalidInput(f"input {tensor.name!r} must be one-dimensional")
+            columns[tensor.name] = [v.decode() if isinstance(v, bytes) else v for v in values]
+        for required in ("patient_key", "day"):
+            if required not in columns:
+                raise InvalidInput(f"missing input tensor {required!r}")
+        lengths = {name: len(v) for name, v in columns.items()}
+        if len(set(lengths.values())) != 1:
+            raise InvalidInput(f"input tensors differ in length: {lengths}")
+        if lengths["patient_key"] == 0:
+            raise InvalidInput("empty batch: the input tensors hold no rows")
+        if len(columns) == 2:
+            keys = list(dict.fromkeys(columns["patient_key"]))
+            return pd.concat(
+                [self._stored_history(k, "patient_key") for k in keys], ignore_index=True
+            )
+        rows = [
+            dict(zip(columns, values, strict=True))
+            for values in zip(*columns.values(), strict=True)
+        ]
+        frames = [
+            _history_frame(k, [r for r in rows if r["patient_key"] == k], "inputs")
+            for k in dict.fromkeys(columns["patient_key"])
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    def _stored_history(self, key: str, where: str) -> pd.DataFrame:
+        if self.history_source is None:
+            raise InvalidInput(f"{where}: send 'history' (this server has no patient store)")
+        frame = self.history_source(key, self.bundle.spec.context_days)
+        if frame is None or frame.empty:
+            raise InvalidInput(f"{where}: no stored history for patient {key}")
+        return frame
+
+    def _check_history(self, frame: pd.DataFrame) -> None:
+        need = self.bundle.spec.context_days
+        spans = frame.groupby("patient_key")["day"].agg(lambda d: (d.max() - d.min()).days + 1)
+        short = spans[spans < need]
+        if len(short):
+            key, days = short.index[0], int(short.iloc[0])
+            raise InvalidInput(
+                f"patient {key} has {days} days of history; the model needs {need} consecutive days"
+            )
+
+
+def _history_frame(key: str, history: Any, where: str) -> pd.DataFrame:
+    if not isinstance(history, list) or not history:
+        raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
+    rows = []
+    for j, row in enumerate(history):
+        if not isinstance(row, dict) or "day" not in row:
+            raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
+        unknown = set(row) - {"day", "patient_key", *VALUE_COLUMNS}
+        if unknown:
+            raise InvalidInput(f"{where}.history[{j}] has unknown fields {sorted(unknown)}")
+        clean = {"patient_key": key}
+        try:
+            clean["day"] = pd.Timestamp(row["day"]).normalize()
+        except (ValueError, TypeError):
+            raise InvalidInput(f"{where}.history[{j}].day is not a date: {row['day']!r}") from None
+        for column in VALUE_COLUMNS:
+            value = row.get(column)
+            if value is None:
+                clean[column] = np.nan
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidInput(f"{where}.history[{j}].{column} must be a number")
+            if not math.isfinite(value):
+                raise InvalidInput(f"{where}.history[{j}].{column} must be finite, got {value}")
+            clean[column] = float(value)
+        rows.append(clean)
+    frame = pd.DataFrame(rows)
+    if frame["day"].duplicated().any():
+        raise InvalidInput(f"{where}.history has the same day twice")
+    return frame.sort_values("day", ignore_index=True)
+
+
+def _v1_response(version: str | None, forecast: pd.DataFrame) -> dict:
+    predictions = []
+    for key, part in forecast.groupby("patient_key", sort=False):
+        predictions.append(
+            {
+                "patient_key": key,
+                "model_version": version,
+                "interval": 0.8,
+                "forecast": [
+                    {
+                        "horizon": int(r.horizon),
+                        "day": r.day.date().isoformat(),
+                        "median": round(float(r.median), 3),
+                        "lower": round(float(r.lower), 3),
+                        "upper": round(float(r.upper), 3),
+                    }
+                    for r in part.itertuples()
+                ],
+            }
+        )
+    return {"predictions": predictions}
+
+
+def _v2_response(name, version, forecast: pd.DataFrame, request_id) -> InferResponse:
+    def out(tensor, datatype, values):
+        column = InferOutput(name=tensor, shape=[len(values)], datatype=datatype)
+        column.set_data_from_numpy(np.asarray(values), binary_data=False)
+        return column
+
+    return InferResponse(
+        model_name=name,
+        model_version=version,
+        response_id=request_id or "",
+        infer_outputs=[
+            out("patient_key", "BYTES", forecast["patient_key"].astype(object).to_numpy()),
+            out("horizon", "INT32", forecast["horizon"].to_numpy(np.int32)),
+            out("day", "BYTES", forecast["day"].dt.strftime("%Y-%m-%d").astype(object).to_numpy()),
+            out("median", "FP32", forecast["median"].to_numpy(np.float32)),
+            out("lower", "FP32", forecast["lower"].to_numpy(np.float32)),
+            out("upper", "FP32", forecast["upper"].to_numpy(np.float32)),
+        ],
+    )
+
+
+def _payload_rows(frame: pd.DataFrame, forecast: pd.DataFrame, version) -> list[dict]:
+    """One row per patient: the last day's features and the horizon-1 forecast."""
+    last = frame.sort_values("day").groupby("patient_key").tail(1).set_index("patient_key")
+    first = forecast[forecast["horizon"] == 1].set_index("patient_key")
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    rows = []
+    for key in first.index:
+        features = last.loc[key] if key in last.index else pd.Series(dtype=float)
+        rows.append(
+            {
+                "logged_at": now,
+                "patient_key": key,
+                "model_version": str(version),
+                **{c: float(features.get(c, np.nan)) for c in VALUE_COLUMNS},
+                "prediction_h1": float(first.loc[key, "median"]),
+            }
+        )
+    return rows
