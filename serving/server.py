@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,12 @@ def champion_loader(name: str):
 
     def load():
         configure()
+        pinned = os.environ.get("NOVAMIND_MODEL_URI", "")
+        if pinned:  # a rendered InferenceService pins the approved version
+            import mlflow
+
+            model = mlflow.pyfunc.load_model(pinned)
+            return model.unwrap_python_model().bundle, pinned.rsplit("/", 1)[-1]
         bundle = load_alias(name, CHAMPION)
         if bundle is None:
             return None, None

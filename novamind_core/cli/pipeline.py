@@ -18,7 +18,10 @@ from novamind_core.domain.errors import (
 
 app = typer.Typer(help="Run, compile and submit the training pipelines.", no_args_is_help=True)
 
-PIPELINES = {"symptom-forecasting": "pipelines.symptom_forecasting:symptom_forecasting"}
+PIPELINES = {
+    "symptom-forecasting": "pipelines.symptom_forecasting:symptom_forecasting",
+    "deploy-champion": "pipelines.deploy_champion:deploy_champion",
+}
 
 
 def load_pipeline(name: str):
@@ -81,6 +84,11 @@ def check_params(params: dict) -> dict:
     return params
 
 
+def _accepted(pipeline, params: dict) -> dict:
+    names = inspect.signature(pipeline.pipeline_func).parameters
+    return {k: v for k, v in params.items() if k in names}
+
+
 @app.command()
 @handles_errors
 def run(
@@ -94,9 +102,12 @@ def run(
     from novamind_core.infrastructure.registry import tracking
 
     pipeline = load_pipeline(name)
-    params = check_params(parse_params(pipeline, param))
-    version = open_store().manifest(params.get("dataset_version", "latest"))["version"]
-    params["dataset_version"] = version
+    params = _accepted(pipeline, check_params(parse_params(pipeline, param)))
+    if "dataset_version" in inspect.signature(pipeline.pipeline_func).parameters:
+        version = open_store().manifest(params.get("dataset_version", "latest"))["version"]
+        params["dataset_version"] = version
+    else:
+        version = "-"
     params["run_tag"] = uuid.uuid4().hex
     settings = settings_or_exit()
     root = (settings.data_dir / "kfp").resolve()
@@ -142,7 +153,7 @@ def submit(
     import kfp
 
     pipeline = load_pipeline(name)
-    params = check_params(parse_params(pipeline, param))
+    params = _accepted(pipeline, check_params(parse_params(pipeline, param)))
     params.setdefault("run_tag", uuid.uuid4().hex)
     try:
         client = kfp.Client(host=host)

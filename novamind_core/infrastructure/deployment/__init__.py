@@ -1,0 +1,1 @@
+"""Kubernetes/KServe manifests: render, validate, apply."""

@@ -1,0 +1,19 @@
+"""Deploy pipeline: render the validated InferenceService of the approved champion."""
+
+from kfp import dsl
+
+from components.image import BASE_IMAGE
+from components.render_manifest import render_manifest
+
+PIPELINE_NAME = "deploy-champion"
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Render the KServe InferenceService of the "
+    "approved champion (apply it with `novamind deploy apply` or GitOps).",
+)
+def deploy_champion(
+    model_name: str = "symptom-forecaster", image: str = BASE_IMAGE, run_tag: str = ""
+):
+    render_manifest(model_name=model_name, image=image)
