@@ -14,6 +14,7 @@ from novamind_core.domain.errors import AuthenticationError, AuthorizationError
 from novamind_core.domain.security import Role
 
 OPEN = re.compile(r"^/($|metrics$|v2/health/|v2/?$|v1/models/[^/:]+$|v2/models/[^/]+/ready$)")
+SUBJECT_HEADER = b"x-novamind-subject"  # set here only: a client's own value is dropped
 PREDICT_ROLES = (Role.CLINICIAN, Role.SERVICE, Role.ML_ENGINEER)
 ADMIN_ROLES = (Role.ML_ENGINEER,)
 
@@ -40,7 +41,10 @@ class AuthMiddleware:
             return await _reply(send, 401, str(exc), {"www-authenticate": "Bearer"})
         except AuthorizationError as exc:
             return await _reply(send, 403, str(exc))
-        scope.setdefault("state", {})["principal"] = principal
+        scope = dict(scope)
+        scope["headers"] = [
+            (k, v) for k, v in scope.get("headers", []) if k.lower() != SUBJECT_HEADER
+        ] + [(SUBJECT_HEADER, principal.subject.encode())]
         return await self.app(scope, receive, send)
 
     def _principal(self, headers: dict[str, str]):

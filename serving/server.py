@@ -95,7 +95,12 @@ def build_models(settings):
         payloads = PayloadLog(
             settings.data_dir, NAME, settings.require_encryption_key(), flush_rows=200
         )
-    model = SymptomForecasterModel(champion_loader(NAME), store_history_source(settings), payloads)
+    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
+
+    audit = HashChainAuditTrail(settings.audit_log_path, actor=f"{NAME}-server")
+    model = SymptomForecasterModel(
+        champion_loader(NAME), store_history_source(settings), payloads, audit
+    )
     model.load()
     return [model]
 

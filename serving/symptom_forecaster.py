@@ -7,6 +7,7 @@ requests are micro-batched into one forward pass of the neural model.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -28,13 +29,15 @@ MAX_INSTANCES = 256
 
 
 class SymptomForecasterModel(Model):
-    def __init__(self, loader, history_source=None, payload_log=None, name: str = NAME):
+    def __init__(self, loader, history_source=None, payload_log=None, audit=None, name: str = NAME):
         """``loader() -> (bundle, version)`` loads the champion; ``history_source(key, days)``
-        returns a patient's daily history from the store; ``payload_log`` records traffic."""
+        returns a patient's daily history from the store; ``payload_log`` records traffic;
+        ``audit`` records every prediction request (who, which pseudonyms, which version)."""
         super().__init__(name)
         self.loader = loader
         self.history_source = history_source
         self.payload_log = payload_log
+        self.audit = audit
         self.bundle = None
         self.version: str | None = None
         self.batcher = MicroBatcher(
@@ -107,6 +110,15 @@ class SymptomForecasterModel(Model):
         forecast: pd.DataFrame = result["forecast"]
         if self.payload_log is not None:
             self.payload_log.append(_payload_rows(result["frame"], forecast, self.version))
+        if self.audit is not None:
+            await asyncio.to_thread(
+                self.audit.record,
+                "predict",
+                f"{self.name}/{self.version}",
+                subject=(headers or {}).get("x-novamind-subject", "unknown"),
+                patients=sorted(forecast["patient_key"].unique().tolist()),
+                protocol=result["protocol"],
+            )
         metrics.REQUEST_LATENCY.labels(self.name, result["protocol"]).observe(
             time.perf_counter() - result["started"]
         )

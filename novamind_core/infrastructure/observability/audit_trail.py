@@ -24,6 +24,24 @@ def _entry_hash(entry: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def _last_line(handle, chunk: int = 4096) -> str | None:
+    """The last non-empty line of a file, read backwards from its end (O(line), not O(file))."""
+    handle.seek(0, os.SEEK_END)
+    end = handle.tell()
+    data = b""
+    position = end
+    raw = handle.buffer
+    while position > 0:
+        step = min(chunk, position)
+        position -= step
+        raw.seek(position)
+        data = raw.read(step) + data
+        lines = [line for line in data.split(b"\n") if line.strip()]
+        if len(lines) >= 2 or (lines and position == 0):
+            return lines[-1].decode("utf-8")
+    return None
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     line: int
@@ -43,11 +61,7 @@ class HashChainAuditTrail:
         with open(self.path, "a+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                handle.seek(0)
-                last = None
-                for line in handle:
-                    if line.strip():
-                        last = line
+                last = _last_line(handle)
                 previous = json.loads(last) if last else None
                 entry = {
                     "seq": (previous["seq"] + 1) if previous else 1,
