@@ -65,8 +65,7 @@ def tracking_server(postgres_database, tmp_path):  # noqa: F811
             "1",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=(tmp_path / "mlflow-server.log").open("w"),  # an unread pipe could block it
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 120, server)
@@ -142,8 +141,7 @@ def test_register_review_approve_serve_on_postgres(tracking_server, tmp_path, mo
         [*cli, "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=(tmp_path / "serve.log").open("w"),
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/v2/health/ready", 120, server)

@@ -1,0 +1,258 @@
+"""Benchmark: latency and throughput of `novamind serve` beside `mlflow models serve`.
+
+Both servers serve the same registered MLflow model on loopback. For each protocol
+(ours: KServe V1 and V2; MLflow: /invocations), each request size (1 or 8 patients with
+30 days of history) and each concurrency (1, 8, 32, 128 clients), a bounded number of
+requests is sent and p50/p95/p99 latency and throughput are measured. Resident memory of
+each server is read at the end. Results: bench/results/serving.json and a table.
+
+    .venv/bin/python bench/serving_benchmark.py [--requests 400] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = Path(__file__).parent / "results" / "serving.json"
+SECRET = "b" * 48
+KEY = b"k" * 32
+COLUMNS = ("mood", "phq9", "gad7", "sleep_hours", "steps", "heart_rate_bpm", "hrv_rmssd_ms")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited with {process.returncode}; see its log beside the data")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    sys.exit(f"{url} not ready after {seconds} s")
+
+
+def history(rng, days: int = 30) -> list[dict]:
+    base = {
+        "mood": 6,
+        "phq9": 10,
+        "gad7": 8,
+        "sleep_hours": 7,
+        "steps": 7000,
+        "heart_rate_bpm": 68,
+        "hrv_rmssd_ms": 40,
+    }
+    return [
+        {
+            "day": f"2025-05-{d + 1:02d}",
+            **{c: round(float(v * (1 + 0.1 * rng.standard_normal())), 2) for c, v in base.items()},
+        }
+        for d in range(days)
+    ]
+
+
+def bodies(kind: str, patients: int, rng) -> dict:
+    people = [("p_" + f"{rng.integers(1 << 60):024x}"[:24], history(rng)) for _ in range(patients)]
+    if kind == "v1":
+        return {"instances": [{"patient_key": k, "history": h} for k, h in people]}
+    rows = [{"patient_key": k, **r} for k, h in people for r in h]
+    if kind == "v2":
+        inputs = [
+            {
+                "name": "patient_key",
+                "datatype": "BYTES",
+                "shape": [len(rows)],
+                "data": [r["patient_key"] for r in rows],
+            },
+            {
+                "name": "day",
+                "datatype": "BYTES",
+                "shape": [len(rows)],
+                "data": [r["day"] for r in rows],
+            },
+        ]
+        inputs += [
+            {"name": c, "datatype": "FP32", "shape": [len(rows)], "data": [r[c] for r in rows]}
+            for c in COLUMNS
+        ]
+        return {"inputs": inputs}
+    columns = ["patient_key", "day", *COLUMNS]
+    return {
+        "dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}
+    }
+
+
+async def load(
+    url: str, kind: str, patients: int, clients: int, requests: int, seconds: float, headers: dict
+) -> dict:
+    rng = np.random.default_rng(clients * 10 + patients)
+    payloads = [bodies(kind, patients, rng) for _ in range(16)]
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def client(http: httpx.AsyncClient, index: int) -> None:
+        nonlocal sent, errors
+        while sent < requests and time.perf_counter() < stop_at:
+            sent += 1
+            body = payloads[(index + sent) % len(payloads)]
+            started = time.perf_counter()
+            reply = await http.post(url, json=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if reply.status_code != 200:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        await client(http, 0)  # warm-up request, not counted below
+        latencies.clear()
+        sent, errors = 0, 0
+        began = time.perf_counter()
+        await asyncio.gather(*(client(http, i) for i in range(clients)))
+        elapsed = time.perf_counter() - began
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(ms),
+        "errors": errors,
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        "p99_ms": round(float(np.percentile(ms, 99)), 1),
+        "requests_per_s": round(len(ms) / elapsed, 1),
+        "patients_per_s": round(len(ms) * patients / elapsed, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 128])
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="novamind-serving-"))
+    env = dict(os.environ) | {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+        "NOVAMIND_DATA_DIR": str(work / "data"),
+        "NOVAMIND_JWT_SECRET": SECRET,
+        "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(KEY).decode(),
+        "NOVAMIND_LOG_LEVEL": "WARNING",
+        # mlflow models serve execs uvicorn by name: put this environment's bin on PATH
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    os.environ.update(env)
+    from mlflow.tracking import MlflowClient
+
+    from novamind_core.domain.security import Role
+    from novamind_core.infrastructure.registry.model_registry import register_symptom_forecaster
+    from novamind_core.infrastructure.security.tokens import TokenService
+    from tests.support.tiny_forecaster import train_tiny_bundle
+
+    _, evaluation, _ = train_tiny_bundle(work / "bundle", KEY)
+    registered = register_symptom_forecaster(
+        work / "bundle", evaluation, {"bench": True}, {"version": "bench", "fingerprint": ""}, ""
+    )
+    MlflowClient().set_registered_model_alias(
+        "symptom-forecaster", "champion", registered["version"]
+    )
+    ours_port, theirs_port = free_port(), free_port()
+    ours = subprocess.Popen(
+        [sys.executable, "-m", "novamind_core.cli", "serve", "--port", str(ours_port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "novamind-serve.log").open("w"),  # a full, unread pipe would block it
+    )
+    theirs = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            registered["model_uri"],
+            "-p",
+            str(theirs_port),
+            "-h",
+            "127.0.0.1",
+            "--env-manager",
+            "local",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "mlflow-serve.log").open("w"),
+    )
+    report = {"cpu_count": os.cpu_count(), "runs": [], "rss_mib": {}}
+    try:
+        wait_ready(f"http://127.0.0.1:{ours_port}/v2/health/ready", ours)
+        wait_ready(f"http://127.0.0.1:{theirs_port}/health", theirs)
+        token = TokenService(SECRET).mint("bench", [Role.SERVICE])
+        auth = {"Authorization": f"Bearer {token}"}
+        targets = [
+            (
+                "novamind",
+                "v1",
+                f"http://127.0.0.1:{ours_port}/v1/models/symptom-forecaster:predict",
+                auth,
+            ),
+            (
+                "novamind",
+                "v2",
+                f"http://127.0.0.1:{ours_port}/v2/models/symptom-forecaster/infer",
+                auth,
+            ),
+            ("mlflow", "invocations", f"http://127.0.0.1:{theirs_port}/invocations", {}),
+        ]
+        for server, kind, url, headers in targets:
+            for patients in (1, 8):
+                for clients in options.concurrency:
+                    figures = asyncio.run(
+                        load(
+                            url, kind, patients, clients, options.requests, options.seconds, headers
+                        )
+                    )
+                    entry = {
+                        "server": server,
+                        "protocol": kind,
+                        "patients_per_request": patients,
+                        "clients": clients,
+                        **figures,
+                    }
+                    report["runs"].append(entry)
+                    print(json.dumps(entry))
+        for name, process in (("novamind", ours), ("mlflow", theirs)):
+            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+            report["rss_mib"][name] = round(sum(p.memory_info().rss for p in tree) / 2**20)
+    finally:
+        for process in (ours, theirs):
+            process.terminate()
+            process.wait(timeout=30)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"resident memory: {report['rss_mib']}; written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
