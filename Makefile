@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 ## The main job on embedded defaults: synthesize a cohort, validate it, ingest it into
 ## the encrypted store, train/evaluate/register the symptom forecaster on the KFP local
-## runner, and verify the audit trail.
+## runner, show the reviewer's view of the new challenger, and verify the audit trail.
 run: venv
 	$(BIN)/novamind data keygen --env-file .env
 	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
@@ -32,6 +32,7 @@ run: venv
 	$(BIN)/novamind data summary
 	$(BIN)/novamind pipeline run symptom-forecasting
 	$(BIN)/novamind models list
+	$(BIN)/novamind models review symptom-forecaster --version latest --html data/review.html
 	$(BIN)/novamind audit verify
 
 lint: venv

@@ -112,6 +112,11 @@ class Review:
 def build_review(
     registry: ModelRegistry, artifacts: ReviewArtifacts, name: str, version: str | None = None
 ) -> Review:
+    if version == "latest":
+        versions = registry.versions(name)
+        if not versions:
+            raise NotFoundError(f"{name} has no registered version")
+        version = versions[-1].version
     candidate = registry.get(name, version) if version else registry.alias(name, CHALLENGER)
     if candidate is None:
         raise NotFoundError(f"{name} has no challenger; pass --version to review another version")
