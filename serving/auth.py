@@ -30,6 +30,7 @@ class AuthMiddleware:
         if scope["type"] != "http" or OPEN.match(scope["path"]):
             return await self.app(scope, receive, send)
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        send = _counting(send, scope["path"])
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body_bytes:
             return await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
@@ -45,7 +46,10 @@ class AuthMiddleware:
         scope["headers"] = [
             (k, v) for k, v in scope.get("headers", []) if k.lower() != SUBJECT_HEADER
         ] + [(SUBJECT_HEADER, principal.subject.encode())]
-        return await self.app(scope, receive, send)
+        body = await _read_body(receive, self.max_body_bytes)  # chunked bodies too
+        if body is None:
+            return await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
+        return await self.app(scope, _replay(body), send)
 
     def _principal(self, headers: dict[str, str]):
         from novamind_core.infrastructure.security.tokens import check_api_key
@@ -64,3 +68,51 @@ async def _reply(send, status: int, message: str, extra: dict | None = None) -> 
     headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes):
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+MODEL_IN_PATH = re.compile(r"^/v[12]/models/([^/:]+)")
+
+
+def _counting(send, path: str):
+    """Count every inference-path response by model and status code."""
+    from serving import metrics
+
+    match = MODEL_IN_PATH.match(path)
+    model = match.group(1) if match else "-"
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            metrics.REQUESTS.labels(model, str(message["status"])).inc()
+        await send(message)
+
+    return wrapped

@@ -52,11 +52,27 @@ class MicroBatcher:
             items = [item for item, _ in batch]
             try:
                 results = await asyncio.to_thread(self.run_batch, items)
-            except Exception as exc:  # every caller of the batch gets the failure
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception:
+                if len(batch) == 1:
+                    results = None
+                else:
+                    await self._one_by_one(batch)
+                    continue
+            if results is None:
+                await self._one_by_one(batch)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+    async def _one_by_one(self, batch) -> None:
+        """A failed batch is retried item by item, so only the failing request fails."""
+        for item, future in batch:
+            try:
+                (result,) = await asyncio.to_thread(self.run_batch, [item])
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(result)

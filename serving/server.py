@@ -14,22 +14,27 @@ def champion_loader(name: str):
     """Load ``models:/<name>@champion``; returns (bundle, version) or (None, None)."""
     from mlflow.tracking import MlflowClient
 
-    from novamind_core.infrastructure.registry.model_registry import CHAMPION, load_alias
+    from novamind_core.infrastructure.registry.model_registry import CHAMPION
     from novamind_core.infrastructure.registry.tracking import configure
 
-    def load():
+    def load(current: str | None):
+        """(bundle, version); (None, current) when unchanged; (None, None) without one."""
+        import mlflow
+
         configure()
         pinned = os.environ.get("NOVAMIND_MODEL_URI", "")
         if pinned:  # a rendered InferenceService pins the approved version
-            import mlflow
-
-            model = mlflow.pyfunc.load_model(pinned)
-            return model.unwrap_python_model().bundle, pinned.rsplit("/", 1)[-1]
-        bundle = load_alias(name, CHAMPION)
-        if bundle is None:
-            return None, None
-        version = MlflowClient().get_model_version_by_alias(name, CHAMPION).version
-        return bundle, str(version)
+            version, uri = pinned.rsplit("/", 1)[-1], pinned
+        else:
+            try:
+                version = str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+            except mlflow.exceptions.MlflowException:
+                return None, None
+            uri = f"models:/{name}/{version}"  # exactly the version read above
+        if version == current:
+            return None, current
+        model = mlflow.pyfunc.load_model(uri)
+        return model.unwrap_python_model().bundle, version
 
     return load
 

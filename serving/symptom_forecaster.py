@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput, ModelNotReady
 
+from novamind_core.domain.observations import BiometricKind, Instrument
 from serving import metrics
 from serving.micro_batcher import MicroBatcher
 
@@ -48,12 +50,13 @@ class SymptomForecasterModel(Model):
     def load(self) -> bool:
         """Load (or reload) the champion; on failure keep serving what is loaded."""
         try:
-            bundle, version = self.loader()
+            bundle, version = self.loader(self.version)
         except Exception as exc:
             log.error("could not load %s champion: %s", self.name, exc)
             return self.ready
         if bundle is None:
-            log.warning("%s has no champion yet; not ready", self.name)
+            if version is None:
+                log.warning("%s has no champion yet; not ready", self.name)
             return self.ready
         if version != self.version:
             self.bundle, self.version = bundle, version
@@ -122,7 +125,6 @@ class SymptomForecasterModel(Model):
         metrics.REQUEST_LATENCY.labels(self.name, result["protocol"]).observe(
             time.perf_counter() - result["started"]
         )
-        metrics.REQUESTS.labels(self.name, "200").inc()
         if result["protocol"] == "v2":
             return _v2_response(self.name, self.version, forecast, result["request_id"])
         return _v1_response(self.version, forecast)
@@ -148,7 +150,7 @@ class SymptomForecasterModel(Model):
         for i, instance in enumerate(instances):
             if not isinstance(instance, dict) or not isinstance(instance.get("patient_key"), str):
                 raise InvalidInput(f"instances[{i}] needs a string 'patient_key'")
-            key = instance["patient_key"]
+            key = _check_key(instance["patient_key"], f"instances[{i}]")
             if "history" in instance:
                 frames.append(_history_frame(key, instance["history"], f"instances[{i}]"))
             else:
@@ -177,15 +179,20 @@ class SymptomForecasterModel(Model):
             if list(tensor.shape) != [len(values)]:
                 raise InvalidInput(f"input {tensor.name!r} must be one-dimensional")
             columns[tensor.name] = [v.decode() if isinstance(v, bytes) else v for v in values]
-        for required in ("patient_key", "day"):
-            if required not in columns:
-                raise InvalidInput(f"missing input tensor {required!r}")
+        if "patient_key" not in columns:
+            raise InvalidInput("missing input tensor 'patient_key'")
+        for key in set(columns["patient_key"]):
+            _check_key(key, "inputs.patient_key")
+        if "day" not in columns and len(columns) > 1:
+            raise InvalidInput(
+                "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
+            )
         lengths = {name: len(v) for name, v in columns.items()}
         if len(set(lengths.values())) != 1:
             raise InvalidInput(f"input tensors differ in length: {lengths}")
         if lengths["patient_key"] == 0:
             raise InvalidInput("empty batch: the input tensors hold no rows")
-        if len(columns) == 2:
+        if set(columns) == {"patient_key"}:
             keys = list(dict.fromkeys(columns["patient_key"]))
             return pd.concat(
                 [self._stored_history(k, "patient_key") for k in keys], ignore_index=True
@@ -219,6 +226,54 @@ class SymptomForecasterModel(Model):
             )
 
 
+EARLIEST_DAY = pd.Timestamp("1900-01-01")
+PSEUDONYM = re.compile(r"^p_[0-9a-f]{24}$")
+VALID_RANGES = {
+    **{i.value: i.score_range for i in Instrument},
+    **{b.value: b.valid_range for b in BiometricKind},
+}
+
+
+def _check_key(key: Any, where: str) -> str:
+    """Only pseudonyms travel through the server: a raw identifier is refused, not echoed."""
+    if not isinstance(key, str) or not PSEUDONYM.match(key):
+        raise InvalidInput(f"{where}: patient_key must be a pseudonym ('p_' + 24 hex digits)")
+    return key
+
+
+def _day(value: Any, where: str) -> pd.Timestamp:
+    """A calendar day between 1900 and tomorrow (UTC)."""
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidInput(f"{where} is not a date: {value!r}") from None
+    if pd.isna(day):
+        raise InvalidInput(f"{where} is missing")
+    if day.tzinfo is not None:
+        raise InvalidInput(
+            f"{where} must be a calendar day (YYYY-MM-DD, UTC), not a time with an offset"
+        )
+    day = day.normalize()
+    latest = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize() + pd.Timedelta(days=1)
+    if not EARLIEST_DAY <= day <= latest:
+        raise InvalidInput(f"{where} must lie between 1900-01-01 and today, got {day.date()}")
+    return day
+
+
+def _value(value: Any, column: str, where: str) -> float:
+    if value is None:
+        return np.nan
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        raise InvalidInput(f"{where} must be a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidInput(f"{where} must be finite, got {number}")
+    low, high = VALID_RANGES[column]
+    if not low <= number <= high:
+        raise InvalidInput(f"{where} must lie in [{low:g}, {high:g}], got {number:g}")
+    return number
+
+
 def _history_frame(key: str, history: Any, where: str) -> pd.DataFrame:
     if not isinstance(history, list) or not history:
         raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
@@ -229,21 +284,9 @@ def _history_frame(key: str, history: Any, where: str) -> pd.DataFrame:
         unknown = set(row) - {"day", "patient_key", *VALUE_COLUMNS}
         if unknown:
             raise InvalidInput(f"{where}.history[{j}] has unknown fields {sorted(unknown)}")
-        clean = {"patient_key": key}
-        try:
-            clean["day"] = pd.Timestamp(row["day"]).normalize()
-        except (ValueError, TypeError):
-            raise InvalidInput(f"{where}.history[{j}].day is not a date: {row['day']!r}") from None
+        clean = {"patient_key": key, "day": _day(row["day"], f"{where}.history[{j}].day")}
         for column in VALUE_COLUMNS:
-            value = row.get(column)
-            if value is None:
-                clean[column] = np.nan
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidInput(f"{where}.history[{j}].{column} must be a number")
-            if not math.isfinite(value):
-                raise InvalidInput(f"{where}.history[{j}].{column} must be finite, got {value}")
-            clean[column] = float(value)
+            clean[column] = _value(row.get(column), column, f"{where}.history[{j}].{column}")
         rows.append(clean)
     frame = pd.DataFrame(rows)
     if frame["day"].duplicated().any():

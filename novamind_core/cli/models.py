@@ -157,7 +157,9 @@ def rollback(
 @handles_errors
 def review(
     name: str = typer.Argument(..., help="Registered model name."),
-    version: str = typer.Option(None, help="Version to review, or 'latest' (default: the challenger)."),
+    version: str = typer.Option(
+        None, help="Version to review, or 'latest' (default: the challenger)."
+    ),
     html: Path = typer.Option(None, help="Also write a self-contained HTML page here."),
 ) -> None:
     """The challenger beside the champion: metrics per horizon, gates, plots."""

@@ -7,7 +7,8 @@ exercised over HTTP only: V1 and V2 (Open Inference) predictions, tokens and API
 bad input, concurrent micro-batched requests, champion hot reload, and the encrypted
 payload log it writes when it stops.
 
-Tests marked ``xfail(strict=True)`` state the correct behaviour of a known server bug.
+The bad-input cases include those that once crashed the server (null or zoned days, dates
+past pandas' range, oversized chunked bodies, out-of-range values, raw identifiers).
 """
 
 from __future__ import annotations
@@ -433,12 +434,6 @@ def test_v2_infer_fp64_columns(server, registry):
     _check_v2(server, registry, "FP64")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FP32 tensors (the datatype the metadata advertises) are refused with 400 "
-    "'inputs.history[0].mood must be a number': _from_v2 yields numpy.float32 values and "
-    "_history_frame accepts only int | float (numpy.float64 passes, numpy.float32 does not)",
-)
 def test_v2_infer_fp32_columns(server, registry):
     _check_v2(server, registry, "FP32")
 
@@ -525,12 +520,6 @@ def _v2_with(replace: dict | None = None, add: dict | None = None) -> dict:
         body["inputs"].append(add)
     return {"path": INFER, "json": body}
 
-
-_DAY_BUG = (
-    "_history_frame only catches ValueError/TypeError from pd.Timestamp(row['day']) and "
-    "does not check the parsed day, so this input fails later with an unhandled exception "
-    "and the server answers 500"
-)
 
 BAD_INPUT = [
     pytest.param(
@@ -627,33 +616,18 @@ BAD_INPUT = [
         400,
         "day",
         id="null-day",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="a null day is parsed by pd.Timestamp(None) as NaT (no exception), then "
-            "NaT.normalize() raises AttributeError: 500. " + _DAY_BUG,
-        ),
     ),
     pytest.param(
         _v1(patient_key="KEY", history=_history_with(0, day="2025-03-01T00:00:00+05:00")),
         400,
         "day",
         id="mixed-time-zones",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="one day with a UTC offset among naive days: sorting the days raises "
-            "TypeError 'Cannot compare tz-naive and tz-aware timestamps': 500. " + _DAY_BUG,
-        ),
     ),
     pytest.param(
         _v1(patient_key="KEY", history=history(end=date(2262, 4, 10))),
         400,
         "day",
         id="forecast-past-2262",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="days up to 2262-04-10 are accepted, but the forecast days overflow "
-            "pandas' Timestamp range inside the batch (OutOfBoundsDatetime): 500. " + _DAY_BUG,
-        ),
     ),
 ]
 
@@ -674,11 +648,6 @@ def test_bad_input_is_refused_and_the_server_keeps_serving(
     expect(after, 200, server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the size limit is checked only against the Content-Length header "
-    "(AuthMiddleware): a chunked request body of any size is read in full",
-)
 def test_a_chunked_body_over_the_limit_is_refused(server, registry):
     def chunks():
         yield b'{"instances": [{"patient_key": "' + registry.keys[0].encode() + b'", "pad": "'
@@ -693,12 +662,6 @@ def test_a_chunked_body_over_the_limit_is_refused(server, registry):
     assert response.status_code == 413, response.text[:300]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="patient_key is not checked to be a pseudonym ('p_' + 24 hex, as the domain's "
-    "PatientPseudonym requires): a raw identifier is forecast, echoed and written to the "
-    "payload log, which is documented as 'by pseudonym only'",
-)
 def test_a_raw_identifier_is_refused_as_patient_key(server, registry):
     raw = registry.raw_patients["patient_id"].iloc[0]
     assert raw.startswith("MRN")
@@ -707,11 +670,6 @@ def test_a_raw_identifier_is_refused_as_patient_key(server, registry):
     assert raw not in response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="out-of-range scores are not checked (mood is 0-10): mood=1e308 is accepted and "
-    "the response is 200 with null median/lower/upper (NaN forecasts)",
-)
 def test_out_of_range_values_do_not_give_null_forecasts(server, registry):
     rows = [r | {"mood": 1e308} for r in history()]
     response = server.predict([{"patient_key": registry.keys[6], "history": rows}])
@@ -789,12 +747,6 @@ def test_concurrent_requests_are_batched_without_mixing(server, registry):
     assert ok_after - ok_before >= sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MicroBatcher hands the exception of a failed batch to every request in it: one "
-    "request whose forecast fails (days near 2262-04-11 overflow pandas' Timestamp) turns "
-    "the concurrent, valid requests batched with it into 500s",
-)
 def test_a_failing_request_does_not_fail_the_others_in_its_batch(server, registry):
     key = registry.keys[8]
     good = {"instances": [{"patient_key": key, "history": history(seed=7)}]}
