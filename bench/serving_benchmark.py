@@ -113,7 +113,7 @@ async def load(
     latencies: list[float] = []
     errors = 0
     sent = 0
-    stop_at = time.perf_counter() + seconds
+    stop_at = 0.0
 
     async def client(http: httpx.AsyncClient, index: int) -> None:
         nonlocal sent, errors
@@ -128,10 +128,9 @@ async def load(
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        await client(http, 0)  # warm-up request, not counted below
-        latencies.clear()
-        sent, errors = 0, 0
+        await http.post(url, json=payloads[0], headers=headers)  # warm-up, not counted
         began = time.perf_counter()
+        stop_at = began + seconds
         await asyncio.gather(*(client(http, i) for i in range(clients)))
         elapsed = time.perf_counter() - began
     ms = np.array(latencies) * 1000
