@@ -67,28 +67,36 @@ class QuantileTransformer(nn.Module):
         mask = torch.triu(torch.full((config.horizon, config.horizon), float("-inf")), 1)
         self.register_buffer("causal_mask", mask, persistent=False)
 
-    def forward(self, context, previous, future_dow):
-        """context (B,L,F); previous (B,H) target of the day before each step; → (B,H,3)."""
+    def encode(self, context):
+        """Encoder memory of the context days (computed once per forecast)."""
+        return self.core.encoder(self.encoder_in(context) + self.encoder_pos)
+
+    def decode_from(self, memory, previous, future_dow):
+        """Decoder steps over the memory; previous (B,S) → quantiles (B,S,3)."""
         steps = previous.shape[1]
-        src = self.encoder_in(context) + self.encoder_pos
         calendar = _dow_features(future_dow).to(previous.dtype)
         tgt_in = torch.cat([previous.unsqueeze(-1), calendar], dim=-1)
         tgt = self.decoder_in(tgt_in) + self.decoder_pos[:steps]
-        out = self.core(src, tgt, tgt_mask=self.causal_mask[:steps, :steps])
+        out = self.core.decoder(tgt, memory, tgt_mask=self.causal_mask[:steps, :steps])
         raw = self.head(out)
         median = raw[..., 0]
         lower = median - nn.functional.softplus(raw[..., 1])
         upper = median + nn.functional.softplus(raw[..., 2])
         return torch.stack([lower, median, upper], dim=-1)
 
+    def forward(self, context, previous, future_dow):
+        """context (B,L,F); previous (B,H) target of the day before each step; → (B,H,3)."""
+        return self.decode_from(self.encode(context), previous, future_dow)
+
     @torch.no_grad()
     def decode(self, context, last_value, future_dow):
         """Autoregressive decoding: each step is fed the previous step's median."""
+        memory = self.encode(context)
         horizon = future_dow.shape[1]
         previous = last_value.unsqueeze(1)
         out = None
         for step in range(horizon):
-            out = self.forward(context, previous, future_dow[:, : step + 1])
+            out = self.decode_from(memory, previous, future_dow[:, : step + 1])
             previous = torch.cat([last_value.unsqueeze(1), out[:, :, 1]], dim=1)
         return out
 
