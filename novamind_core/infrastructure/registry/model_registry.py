@@ -104,8 +104,9 @@ def load_alias(model_name: str, alias: str):
 
     configure()
     try:
-        MlflowClient().get_model_version_by_alias(model_name, alias)
+        version = MlflowClient().get_model_version_by_alias(model_name, alias).version
     except MlflowException:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}")
+    # load exactly the version just read: the alias may move between two look-ups
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     return model.unwrap_python_model().bundle
