@@ -1,7 +1,7 @@
 """Component: register the model version in MLflow; alias ``challenger`` if gates pass."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input, Model
+from kfp.dsl import Artifact, Dataset, Input, Model
 
 from components.image import BASE_IMAGE
 
@@ -11,6 +11,7 @@ def register(
     bundle: Input[Model],
     evaluation: Input[Artifact],
     charts: Input[Artifact],
+    reference: Input[Dataset],
     dataset_version: str,
     dataset_fingerprint: str,
     parent_run_id: str,
@@ -28,6 +29,7 @@ def register(
         dataset_version,
         dataset_fingerprint,
         parent_run_id,
+        Path(reference.path),
     )
     tracking.finish_pipeline_run(parent_run_id)
     return json.dumps(result)

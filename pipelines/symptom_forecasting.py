@@ -1,8 +1,9 @@
 """Symptom forecasting pipeline: validate → impute → split → train ×2 → ensemble →
-evaluate → register."""
+evaluate and drift reference → register."""
 
 from kfp import dsl
 
+from components.build_reference import build_reference
 from components.evaluate import evaluate
 from components.fit_ensemble import fit_ensemble
 from components.impute import impute
@@ -56,10 +57,12 @@ def symptom_forecasting(
         **shared,
     )
     ev = evaluate(bundle=ens.outputs["bundle"], **shared)
+    ref = build_reference(bundle=ens.outputs["bundle"], **shared)
     register(
         bundle=ens.outputs["bundle"],
         evaluation=ev.outputs["evaluation"],
         charts=ev.outputs["charts"],
+        reference=ref.outputs["reference"],
         dataset_version=version,
         dataset_fingerprint=checked.outputs["fingerprint"],
         parent_run_id=parent,

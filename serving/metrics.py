@@ -16,3 +16,13 @@ BATCH_SIZE = Histogram(
     ["model"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+DRIFT_DETECTED = Gauge(
+    "novamind_drift_detected",
+    "Latest drift verdict of the served champion: 1 drift, 0 no drift, -1 not judged",
+    ["model", "version"],
+)
+DRIFT_SCORE = Gauge(
+    "novamind_drift_score",
+    "Latest drift score per column of the served champion",
+    ["model", "version", "column"],
+)

@@ -84,11 +84,39 @@ def store_history_source(settings):
     return history
 
 
+VERDICT_VALUES = {"drift": 1.0, "no_drift": 0.0, "insufficient_data": -1.0}
+
+
+def update_drift_gauges(model) -> None:
+    """Expose the served version's latest drift verdict (its ``drift.*`` tags) as gauges."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    from serving import metrics
+
+    if model.version is None:
+        return
+    try:
+        tags = MlflowClient().get_model_version(model.name, model.version).tags
+    except Exception as exc:  # the registry being away must not disturb serving
+        log.warning("could not read the drift status of %s: %s", model.name, exc)
+        return
+    status = tags.get("drift.status")
+    if status is None:
+        return
+    metrics.DRIFT_DETECTED.labels(model.name, model.version).set(VERDICT_VALUES.get(status, -1.0))
+    for column, score in json.loads(tags.get("drift.scores", "{}")).items():
+        metrics.DRIFT_SCORE.labels(model.name, model.version, column).set(float(score))
+
+
 def poll_champions(models, interval: float, stop: threading.Event) -> None:
-    """Reload each model when its champion alias moves; a failed load keeps the old one."""
+    """Reload each model when its champion alias moves; a failed load keeps the old one;
+    refresh the drift gauges from the served version's tags."""
     while not stop.wait(interval):
         for model in models:
             model.load()
+            update_drift_gauges(model)
 
 
 def build_models(settings):
@@ -107,6 +135,7 @@ def build_models(settings):
         champion_loader(NAME), store_history_source(settings), payloads, audit
     )
     model.load()
+    update_drift_gauges(model)
     return [model]
 
 

@@ -20,7 +20,9 @@ import pandas as pd
 from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput, ModelNotReady
 
+from novamind_core.domain.drift import PREDICTION
 from novamind_core.domain.observations import BiometricKind, Instrument
+from novamind_core.infrastructure.monitoring.drift_features import MONITORED_FEATURES, last_observed
 from serving import metrics
 from serving.micro_batcher import MicroBatcher
 
@@ -112,7 +114,10 @@ class SymptomForecasterModel(Model):
     async def postprocess(self, result: dict, headers=None, response_headers=None):
         forecast: pd.DataFrame = result["forecast"]
         if self.payload_log is not None:
-            self.payload_log.append(_payload_rows(result["frame"], forecast, self.version))
+            context_days = self.bundle.spec.context_days
+            self.payload_log.append(
+                _payload_rows(result["frame"], forecast, self.version, context_days)
+            )
         if self.audit is not None:
             await asyncio.to_thread(
                 self.audit.record,
@@ -338,21 +343,25 @@ def _v2_response(name, version, forecast: pd.DataFrame, request_id) -> InferResp
     )
 
 
-def _payload_rows(frame: pd.DataFrame, forecast: pd.DataFrame, version) -> list[dict]:
-    """One row per patient: the last day's features and the horizon-1 forecast."""
-    last = frame.sort_values("day").groupby("patient_key").tail(1).set_index("patient_key")
+def _payload_rows(
+    frame: pd.DataFrame, forecast: pd.DataFrame, version, context_days: int
+) -> list[dict]:
+    """One row per patient: the monitored features at the forecast origin (the last value
+    observed within the context window, as in the training reference) and the horizon-1
+    median forecast."""
+    features = last_observed(frame, context_days)
     first = forecast[forecast["horizon"] == 1].set_index("patient_key")
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     rows = []
     for key in first.index:
-        features = last.loc[key] if key in last.index else pd.Series(dtype=float)
+        values = features.loc[key] if key in features.index else pd.Series(dtype=float)
         rows.append(
             {
                 "logged_at": now,
                 "patient_key": key,
                 "model_version": str(version),
-                **{c: float(features.get(c, np.nan)) for c in VALUE_COLUMNS},
-                "prediction_h1": float(first.loc[key, "median"]),
+                **{c: float(values.get(c, np.nan)) for c in MONITORED_FEATURES},
+                PREDICTION: float(first.loc[key, "median"]),
             }
         )
     return rows

@@ -26,7 +26,18 @@ class Review:
     candidate_evaluation: dict
     champion_evaluation: dict | None
     charts: list[bytes] = field(default_factory=list)
-    drift_status: str = "no drift report yet (drift monitoring is not built)"
+
+    @staticmethod
+    def drift_status(version: ModelVersion | None) -> str:
+        """The latest drift verdict recorded on a version by `novamind monitor drift`."""
+        if version is None:
+            return "-"
+        summary = version.tags.get("drift.summary")
+        if summary is None:
+            served = CHAMPION in version.aliases
+            return "no drift check yet" if served else "not served: no drift check"
+        checked = version.tags.get("drift.checked_at", "")
+        return f"{summary} (checked {checked})" if checked else summary
 
     @staticmethod
     def _mean(evaluation: dict | None, part: str, model: str, metric: str) -> str:
@@ -71,7 +82,7 @@ class Review:
                 self._mean(ce, "test", "ensemble", "coverage"),
                 self._mean(he, "test", "ensemble", "coverage"),
             ),
-            ("drift", self.drift_status, self.drift_status),
+            ("drift", self.drift_status(c), self.drift_status(ch)),
             ("decision", tag(c, "decision"), tag(ch, "decision")),
         ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from novamind_core.cli import audit, data, deploy, models, pipeline
+from novamind_core.cli import audit, data, deploy, models, monitor, pipeline
 from novamind_core.cli.common import configure
 from novamind_core.cli.serve import serve
 from novamind_core.cli.token import token
@@ -21,6 +21,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(monitor.app, name="monitor")
 app.add_typer(audit.app, name="audit")
 app.command("token")(token)
 app.command("serve")(serve)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     encryption_key: SecretStr | None = None
 
+    # Drift monitoring: a webhook that receives drift alerts; the policy file (default:
+    # feature_specs/drift_policy.yaml).
+    drift_webhook_url: str | None = None
+    drift_policy: Path | None = None
+
     # Where the platform keeps its files.
     data_dir: Path = Path("./data")
     service_name: str = "novamind"

@@ -269,6 +269,25 @@ def fan_charts(bundle, prepared, charts_dir: Path, count: int = 4) -> list[Path]
     return paths
 
 
+def build_reference_step(grid_dir, plan_path, spec, bundle_dir: Path, out_dir: Path) -> dict:
+    """The drift reference: monitored features and forecasts at sampled training origins."""
+    from novamind_core.infrastructure.forecasting.bundle import ForecasterBundle
+    from novamind_core.infrastructure.monitoring.drift_reference import (
+        build_reference,
+        write_reference,
+    )
+    from novamind_core.infrastructure.settings import get_settings
+
+    grid, _ = load_grid(grid_dir)
+    bundle = ForecasterBundle.load(bundle_dir)
+    frame = build_reference(bundle, grid, load_plan(plan_path), seed=spec.seed)
+    write_reference(frame, out_dir, get_settings().require_encryption_key())
+    stats = {"reference_rows": len(frame)}
+    for column in frame.columns:
+        stats[f"reference_{column}_observed_share"] = float(frame[column].notna().mean())
+    return stats
+
+
 def register_step(
     bundle_dir: Path,
     evaluation_path: Path,
@@ -276,6 +295,7 @@ def register_step(
     version: str,
     fingerprint: str,
     parent_run_id: str,
+    reference_dir: Path | None = None,
 ) -> dict:
     from novamind_core.infrastructure.registry.model_registry import (
         register_symptom_forecaster,
@@ -289,4 +309,5 @@ def register_step(
         {"version": version, "fingerprint": fingerprint},
         parent_run_id,
         charts_dir,
+        reference_dir=reference_dir,
     )

@@ -55,3 +55,12 @@ class PayloadLog:
             plain = self._cipher.decrypt(path.read_bytes(), f"payloads/{path.name}")
             frames.append(pq.read_table(io.BytesIO(plain)).to_pandas())
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def read_since(self, since: datetime | None = None) -> pd.DataFrame:
+        """Every logged row, or those logged at or after ``since`` (UTC)."""
+        frame = self.read_all()
+        if since is None or frame.empty:
+            return frame
+        cut = pd.Timestamp(since)
+        cut = cut.tz_convert("UTC").tz_localize(None) if cut.tzinfo else cut
+        return frame[pd.to_datetime(frame["logged_at"]) >= cut].reset_index(drop=True)

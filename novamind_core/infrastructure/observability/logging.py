@@ -90,6 +90,8 @@ class JsonFormatter(logging.Formatter):
             "request_id": request_id.get(),
             "duration_ms": getattr(record, "duration_ms", None),
         }
+        if getattr(record, "alert", None) is not None:  # structured alert payloads
+            entry["alert"] = record.alert
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
         return json.dumps(entry, default=str)

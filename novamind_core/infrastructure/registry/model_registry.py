@@ -18,6 +18,7 @@ def register_symptom_forecaster(
     parent_run_id: str,
     charts_dir: Path | None = None,
     model_name: str = "symptom-forecaster",
+    reference_dir: Path | None = None,
 ) -> dict:
     """Log the pyfunc model, register a version, tag it; alias ``challenger`` if gates pass."""
     import mlflow
@@ -38,6 +39,8 @@ def register_symptom_forecaster(
         mlflow.log_dict(evaluation, "evaluation.json")
         if charts_dir is not None and charts_dir.exists():
             mlflow.log_artifacts(str(charts_dir), "fan_charts")
+        if reference_dir is not None and reference_dir.exists():
+            mlflow.log_artifacts(str(reference_dir), "drift_reference")  # encrypted
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=SymptomForecasterModel(),

@@ -1,0 +1,92 @@
+"""``novamind monitor``: is what the served model sees still what it was trained on?"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from novamind_core.cli.common import console, err_console, handles_errors, settings_or_exit
+from novamind_core.domain.errors import ValidationError
+
+app = typer.Typer(help="Monitor served models for drift.", no_args_is_help=True)
+
+EXIT_DRIFT = 10
+EXIT_NOT_JUDGED = 11
+
+
+def parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"--since {text!r} is not a date or date-time (use e.g. 2026-11-24 or 2026-11-24T08:00)"
+        ) from None
+
+
+@app.command("drift")
+@handles_errors
+def drift(
+    model: str = typer.Option("symptom-forecaster", "--model", help="Registered model name."),
+    since: str = typer.Option(None, help="Only payloads logged at or after this date (UTC)."),
+    current: Path = typer.Option(
+        None, help="Judge this feature frame (Parquet/CSV) instead of the payload log."
+    ),
+    out: Path = typer.Option(None, help="Where to write drift_report.html/.json."),
+    min_samples: int = typer.Option(None, help="Override the policy's minimum sample size."),
+    exit_zero: bool = typer.Option(
+        False, "--exit-zero", help="Exit 0 even on drift (still alerts): for demos."
+    ),
+) -> None:
+    """Compare the champion's served payloads (or --current) with its training reference.
+
+    Writes an Evidently report (HTML and JSON), logs it and the drift scores to MLflow,
+    tags the champion with the verdict and, on drift, alerts (log line, webhook).
+    Exit codes: 0 no drift, 10 drift detected, 11 not judged (too little data).
+    """
+    if since is not None and current is not None:
+        raise ValidationError("give --since or --current, not both")
+    from novamind_core.domain.drift import DriftStatus
+    from novamind_core.infrastructure.monitoring.drift_check import run_drift_check
+
+    settings = settings_or_exit()
+    out = out or settings.data_dir / "drift" / model
+    with console.status("judging drift with Evidently…"):
+        check = run_drift_check(model, parse_since(since), current, out, min_samples)
+    result = check.result
+    table = Table(
+        "column",
+        "threshold",
+        "score",
+        "current values",
+        "verdict",
+        title=f"{model} v{result.version} vs its training reference "
+        f"({result.reference_rows} rows; {result.current_rows} current rows)",
+    )
+    for c in result.columns:
+        verdict = (
+            "[red]drift[/]" if c.drifted else ("ok" if c.judged else f"not judged: {c.reason}")
+        )
+        score = f"{c.score:.3f}" if c.judged else "-"
+        table.add_row(c.column, f"{c.threshold:g}", score, str(c.current_count), verdict)
+    console.print(table)
+    if check.html_path is not None:
+        console.print(f"report: {check.html_path} and {check.json_path.name}")
+    if check.mlflow_run_id:
+        console.print(f"MLflow run {check.mlflow_run_id} (experiment drift-monitor)")
+    status = result.status
+    line = f"{model} v{result.version}: {result.summary()}"
+    if status is DriftStatus.DRIFT:
+        err_console.print(f"[bold red]DRIFT[/] {line}", highlight=False)
+        if not exit_zero:
+            raise typer.Exit(EXIT_DRIFT)
+    elif status is DriftStatus.INSUFFICIENT_DATA:
+        err_console.print(f"[bold yellow]NOT JUDGED[/] {line}", highlight=False)
+        if not exit_zero:
+            raise typer.Exit(EXIT_NOT_JUDGED)
+    else:
+        console.print(f"[green]no drift[/] {line}", highlight=False)

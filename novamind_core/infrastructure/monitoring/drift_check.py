@@ -1,0 +1,98 @@
+"""One drift check wired to the real adapters: MLflow, the payload log, Evidently.
+
+Used by `novamind monitor drift` and by the drift-monitor pipeline's component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from novamind_core.application.monitor_drift import DriftReport, check_drift
+from novamind_core.domain.drift import DriftResult
+from novamind_core.domain.errors import ValidationError
+from novamind_core.domain.model_registry import ModelVersion
+
+
+@dataclass
+class DriftCheck:
+    result: DriftResult
+    report: DriftReport | None
+    html_path: Path | None
+    json_path: Path | None
+    mlflow_run_id: str | None
+
+
+def read_current(path: Path) -> pd.DataFrame:
+    """A feature frame given on the command line (Parquet or CSV)."""
+    if not path.exists():
+        raise ValidationError(f"--current {path}: no such file")
+    try:
+        if path.suffix == ".csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except Exception as exc:
+        raise ValidationError(
+            f"--current {path}: cannot read it as Parquet or CSV ({exc})"
+        ) from None
+
+
+def run_drift_check(
+    model: str,
+    since: datetime | None = None,
+    current_path: Path | None = None,
+    out_dir: Path | None = None,
+    min_samples: int | None = None,
+    actor: str = "drift-monitor",
+) -> DriftCheck:
+    from novamind_core.infrastructure.monitoring.alerts import LogAlert, WebhookAlert
+    from novamind_core.infrastructure.monitoring.drift_policy import load_policy
+    from novamind_core.infrastructure.monitoring.drift_reference import MlflowDriftReferences
+    from novamind_core.infrastructure.monitoring.evidently_drift import EvidentlyDriftDetector
+    from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
+    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
+    from novamind_core.infrastructure.registry.drift_status import MlflowDriftRecorder
+    from novamind_core.infrastructure.registry.mlflow_registry import MlflowModelRegistry
+    from novamind_core.infrastructure.settings import get_settings
+
+    settings = get_settings()
+    key = settings.require_encryption_key()
+    policy = load_policy(settings.drift_policy, min_samples=min_samples)
+    audit = HashChainAuditTrail(settings.audit_log_path, actor=actor)
+    given = read_current(current_path) if current_path is not None else None
+    source = f"frame {current_path.name}" if current_path is not None else "payload log"
+
+    def current_for(champion: ModelVersion) -> pd.DataFrame:
+        if given is not None:
+            return given
+        frame = PayloadLog(settings.data_dir, model, key).read_since(since)
+        audit.record("read", f"payloads/{model}", purpose="drift check", rows=len(frame))
+        if frame.empty:
+            return frame
+        return frame[frame["model_version"].astype(str) == champion.version].reset_index(drop=True)
+
+    recorder = MlflowDriftRecorder()
+    alerts = [LogAlert()]
+    if settings.drift_webhook_url:
+        alerts.append(WebhookAlert(settings.drift_webhook_url))
+    result, report = check_drift(
+        model,
+        MlflowModelRegistry(),
+        MlflowDriftReferences(key),
+        EvidentlyDriftDetector(),
+        current_for,
+        policy,
+        recorder,
+        alerts,
+        source=source,
+    )
+    html_path = json_path = None
+    if report is not None and out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        html_path, json_path = out_dir / "drift_report.html", out_dir / "drift_report.json"
+        html_path.write_text(report.html, encoding="utf-8")
+        json_path.write_text(report.json, encoding="utf-8")
+    return DriftCheck(result, report, html_path, json_path, recorder.run_id)

@@ -1,0 +1,37 @@
+"""The features the drift monitor compares, computed the same way in training and serving.
+
+For each monitored variable: the last value observed within the model's context window
+at the forecast origin (missing when the window holds none). Training computes it from
+the daily grid, serving from the history a request carries, so both sides describe the
+same quantity.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from novamind_core.infrastructure.forecasting.imputation import BIOMETRICS, KEY, SYMPTOMS
+
+MONITORED_FEATURES: tuple[str, ...] = (*SYMPTOMS, *BIOMETRICS)
+
+
+def features_on_grid(grid: pd.DataFrame, context_days: int) -> pd.DataFrame:
+    """Per grid row (patient-day as origin): the monitored features, plus key and day."""
+    out = grid[[KEY, "day"]].copy()
+    for name in MONITORED_FEATURES:
+        recent = grid[f"{name}_days_since"] < context_days
+        out[name] = grid[name].where(recent).astype(float)
+    return out
+
+
+def last_observed(history: pd.DataFrame, context_days: int) -> pd.DataFrame:
+    """Per patient of a request's daily history: the monitored features at its last day."""
+    frame = history.copy()
+    frame["day"] = pd.to_datetime(frame["day"])
+    last_day = frame.groupby(KEY)["day"].transform("max")
+    frame = frame[frame["day"] > last_day - pd.Timedelta(days=context_days)]
+    for name in MONITORED_FEATURES:
+        if name not in frame:
+            frame[name] = float("nan")
+    frame = frame.sort_values([KEY, "day"])
+    return frame.groupby(KEY)[list(MONITORED_FEATURES)].last().astype(float)

@@ -1,0 +1,44 @@
+"""Load the drift policy (method, minimum sample size, per-column thresholds) from YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from novamind_core.domain.drift import DriftPolicy
+from novamind_core.domain.errors import ConfigurationError
+from novamind_core.infrastructure.monitoring.drift_features import MONITORED_FEATURES
+from novamind_core.infrastructure.validation.feature_specs import DEFAULT_SPECS_DIR
+
+DEFAULT_POLICY = DEFAULT_SPECS_DIR / "drift_policy.yaml"
+# Distance-type methods only: a higher score means more drift (p-value tests such as "ks"
+# read the other way round and are not offered).
+METHODS = {"wasserstein", "psi", "jensenshannon", "kl_div", "energy_distance", "hellinger"}
+
+
+def load_policy(path: Path | None = None, **overrides) -> DriftPolicy:
+    """The policy in ``path`` (default ``feature_specs/drift_policy.yaml``), with overrides."""
+    path = path or DEFAULT_POLICY
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the drift policy {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"the drift policy {path} is not valid YAML: {exc}") from None
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    method = data.get("method", "wasserstein")
+    if method not in METHODS:
+        raise ConfigurationError(
+            f"{path}: method {method!r} is not one of {', '.join(sorted(METHODS))}"
+        )
+    try:
+        return DriftPolicy(
+            features=MONITORED_FEATURES,
+            thresholds={k: float(v) for k, v in (data.get("thresholds") or {}).items()},
+            default_threshold=float(data.get("default_threshold", 0.5)),
+            method=method,
+            min_samples=int(data.get("min_samples", 200)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{path}: {exc}") from None
