@@ -1,4 +1,4 @@
-"""``python -m novamind_core.cli`` runs the ``novamind`` command."""
+"""``python -m novamind_core.cli``: the same as the ``novamind`` command."""
 
 from novamind_core.cli import main
 

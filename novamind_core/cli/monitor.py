@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from novamind_core.cli.common import console, err_console, handles_errors, settings_or_exit
-from novamind_core.domain.errors import ValidationError
+from novamind_core.domain.errors import ServiceUnavailableError, ValidationError
 
 app = typer.Typer(help="Monitor served models for drift.", no_args_is_help=True)
 
@@ -68,9 +68,7 @@ def drift(
         f"({result.reference_rows} rows; {result.current_rows} current rows)",
     )
     for c in result.columns:
-        verdict = (
-            "[red]drift[/]" if c.drifted else ("ok" if c.judged else f"not judged: {c.reason}")
-        )
+        verdict = "[red]drift[/]" if c.drifted else ("ok" if c.judged else "not judged")
         score = f"{c.score:.3f}" if c.judged else "-"
         table.add_row(c.column, f"{c.threshold:g}", score, str(c.current_count), verdict)
     console.print(table)
@@ -90,3 +88,43 @@ def drift(
             raise typer.Exit(EXIT_NOT_JUDGED)
     else:
         console.print(f"[green]no drift[/] {line}", highlight=False)
+
+
+@app.command("replay")
+@handles_errors
+def replay_command(
+    patients: int = typer.Option(0, min=0, help="How many stored patients (0: all)."),
+    concurrency: int = typer.Option(4, min=1, help="Requests in flight at once."),
+) -> None:
+    """Send one forecast request per stored patient through a local server (started and
+    stopped here), so that its payload log holds traffic to monitor."""
+    from rich.progress import Progress
+
+    from novamind_core.cli.data import open_store
+    from novamind_core.infrastructure.monitoring.replay import replay
+
+    settings = settings_or_exit()
+    store = open_store()
+    version = store.latest().version
+    keys = sorted(store.read(version, "patients")["patient_key"].unique().tolist())
+    from novamind_core.cli.data import audit_trail
+
+    audit_trail().record("read", f"{version}/patients", purpose="replay through local server")
+    if patients:
+        keys = keys[:patients]
+    log_path = settings.data_dir / "logs" / "replay-server.log"
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"forecasting {len(keys)} stored patients", total=len(keys))
+        result = replay(
+            settings,
+            keys,
+            log_path,
+            concurrency,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    console.print(
+        f"{result.ok}/{result.sent} requests answered 200 in {result.seconds:.1f} s "
+        f"(server log: {log_path})"
+    )
+    if result.failed:
+        raise ServiceUnavailableError(f"some requests failed: {result.failed} (see {log_path})")

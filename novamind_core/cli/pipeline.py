@@ -21,6 +21,7 @@ app = typer.Typer(help="Run, compile and submit the training pipelines.", no_arg
 PIPELINES = {
     "symptom-forecasting": "pipelines.symptom_forecasting:symptom_forecasting",
     "deploy-champion": "pipelines.deploy_champion:deploy_champion",
+    "drift-monitor": "pipelines.drift_monitor:drift_monitor",
 }
 
 
@@ -80,6 +81,25 @@ def check_params(params: dict) -> dict:
         raise ValidationError(
             f"transformer_precision must be float32, float16 or bfloat16; got {precision!r}"
         )
+    if params.get("retrain_mode", "local") not in {"local", "cluster"}:
+        raise ValidationError(
+            f"retrain_mode must be local or cluster; got {params['retrain_mode']!r}"
+        )
+    if params.get("training_params"):
+        import json
+
+        try:
+            extra = json.loads(params["training_params"])
+        except ValueError:
+            extra = None
+        if not isinstance(extra, dict):
+            raise ValidationError(
+                'training_params must be a JSON object, e.g. {"epochs": 2, "trials": 4}'
+            )
+    if params.get("since"):
+        from novamind_core.cli.monitor import parse_since
+
+        parse_since(params["since"])
     params.setdefault("use_ensemble", settings.use_ensemble)
     return params
 

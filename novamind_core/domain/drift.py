@@ -109,5 +109,9 @@ class DriftResult:
             return f"no drift ({self.current_rows} payloads, {len(self.columns)} columns)"
         if self.note:
             return f"not judged: {self.note}"
-        reasons = "; ".join(f"{c.column}: {c.reason}" for c in self.columns if not c.judged)
+        by_reason: dict[str, list[str]] = {}
+        for c in self.columns:
+            if not c.judged:
+                by_reason.setdefault(c.reason, []).append(c.column)
+        reasons = "; ".join(f"{', '.join(cols)}: {why}" for why, cols in by_reason.items())
         return f"not judged: {reasons}"

@@ -1,0 +1,47 @@
+"""Component: judge drift of the champion's logged payloads; output the verdict."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import HTML, Metrics, Output
+
+from components.image import BASE_IMAGE
+
+
+@dsl.component(base_image=BASE_IMAGE, install_kfp_package=False)
+def check_drift(
+    model: str,
+    since: str,
+    min_samples: int,
+    report: Output[HTML],
+    metrics: Output[Metrics],
+) -> NamedTuple("Verdict", [("status", str), ("summary", str)]):
+    import shutil
+    import tempfile
+    from collections import namedtuple
+    from datetime import datetime
+    from pathlib import Path
+
+    from novamind_core.infrastructure.monitoring.drift_check import run_drift_check
+
+    with tempfile.TemporaryDirectory() as tmp:
+        check = run_drift_check(
+            model,
+            datetime.fromisoformat(since) if since else None,
+            out_dir=Path(tmp),
+            min_samples=min_samples or None,
+            actor="drift-monitor-pipeline",
+        )
+        Path(report.path).parent.mkdir(parents=True, exist_ok=True)
+        if check.html_path is not None:
+            shutil.copyfile(check.html_path, report.path)
+        else:
+            Path(report.path).write_text(f"<p>{check.result.summary()}</p>")
+    result = check.result
+    metrics.log_metric("drift_detected", float(result.status.value == "drift"))
+    metrics.log_metric("current_rows", float(result.current_rows))
+    for column in result.columns:
+        if column.judged:
+            metrics.log_metric(f"drift_score_{column.column}", float(column.score))
+    print(f"{model} v{result.version}: {result.summary()}")
+    return namedtuple("Verdict", ["status", "summary"])(result.status.value, result.summary())

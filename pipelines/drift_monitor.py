@@ -1,0 +1,35 @@
+"""Drift-monitor pipeline: judge the champion's payloads; on confirmed drift, retrain."""
+
+from kfp import dsl
+
+from components.check_drift import check_drift
+from components.trigger_retraining import trigger_retraining
+
+PIPELINE_NAME = "drift-monitor"
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Compare the served champion's logged payloads with its training reference "
+    "(Evidently); when drift is confirmed, trigger the symptom-forecasting pipeline.",
+)
+def drift_monitor(
+    model: str = "symptom-forecaster",
+    since: str = "",
+    min_samples: int = 0,
+    retrain: bool = True,
+    retrain_mode: str = "local",
+    kfp_host: str = "",
+    training_params: str = "",
+    run_tag: str = "",
+):
+    verdict = check_drift(model=model, since=since, min_samples=min_samples)
+    # nested conditions (KFP builds one sub-DAG per condition)
+    with dsl.If(verdict.outputs["status"] == "drift", name="drift-confirmed"):  # noqa: SIM117
+        with dsl.If(retrain == True, name="retraining-enabled"):  # noqa: E712
+            trigger_retraining(
+                reason=verdict.outputs["summary"],
+                mode=retrain_mode,
+                kfp_host=kfp_host,
+                training_params=training_params,
+            )
