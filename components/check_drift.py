@@ -1,6 +1,8 @@
-"""Component: judge drift of the champion's logged payloads; output the verdict."""
+"""Component: judge drift of the champion's logged payloads; output the verdict.
 
-from typing import NamedTuple
+The verdict is the return value (drift, no_drift, insufficient_data), not a NamedTuple: the KFP
+local runner cannot resolve a NamedTuple field inside a ``dsl.If`` condition (kfp 2.17).
+"""
 
 from kfp import dsl
 from kfp.dsl import HTML, Metrics, Output
@@ -15,10 +17,9 @@ def check_drift(
     min_samples: int,
     report: Output[HTML],
     metrics: Output[Metrics],
-) -> NamedTuple("Verdict", [("status", str), ("summary", str)]):
+) -> str:
     import shutil
     import tempfile
-    from collections import namedtuple
     from datetime import datetime
     from pathlib import Path
 
@@ -44,4 +45,4 @@ def check_drift(
         if column.judged:
             metrics.log_metric(f"drift_score_{column.column}", float(column.score))
     print(f"{model} v{result.version}: {result.summary()}")
-    return namedtuple("Verdict", ["status", "summary"])(result.status.value, result.summary())
+    return result.status.value

@@ -25,10 +25,10 @@ def drift_monitor(
 ):
     verdict = check_drift(model=model, since=since, min_samples=min_samples)
     # nested conditions (KFP builds one sub-DAG per condition)
-    with dsl.If(verdict.outputs["status"] == "drift", name="drift-confirmed"):  # noqa: SIM117
+    with dsl.If(verdict.outputs["Output"] == "drift", name="drift-confirmed"):  # noqa: SIM117
         with dsl.If(retrain == True, name="retraining-enabled"):  # noqa: E712
             trigger_retraining(
-                reason=verdict.outputs["summary"],
+                drift_status=verdict.outputs["Output"],
                 mode=retrain_mode,
                 kfp_host=kfp_host,
                 training_params=training_params,
