@@ -76,12 +76,13 @@ def check_drift(
             f"the current data ({source}) lacks monitored column(s) {', '.join(missing)}; "
             f"expected {', '.join(policy.features)}"
         )
+    columns = list(policy.columns)
     if policy.prediction not in current.columns and len(current):
         log.warning(
-            "the current data has no %s column: prediction drift is not checked", policy.prediction
+            "the current data has no %s column: prediction drift is not checked",
+            policy.prediction,
         )
-        policy = replace(policy, prediction="")
-    columns = [c for c in policy.columns if c]
+        columns.remove(policy.prediction)
     empty_note = ""
     if current.empty:
         empty_note = f"the {source} holds no rows for {name} version {champion.version}"

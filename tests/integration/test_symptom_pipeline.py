@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -76,9 +77,22 @@ def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
         "tune_xgboost",
         "fit_ensemble",
         "evaluate",
+        "build_reference",
         "register",
     }
     assert client.get_run(parent_id).info.status == "FINISHED"
+
+    # the drift reference travels with the version: encrypted, no pseudonym, no date
+    from novamind_core.infrastructure.monitoring.drift_features import MONITORED_FEATURES
+    from novamind_core.infrastructure.monitoring.drift_reference import MlflowDriftReferences
+
+    blob = client.download_artifacts(parent.info.run_id, "drift_reference/reference.parquet.enc")
+    assert not Path(blob).read_bytes().startswith(b"PAR1")  # not clear-text Parquet
+    reference = MlflowDriftReferences(get_settings().require_encryption_key()).reference(
+        "symptom-forecaster", "1"
+    )
+    assert list(reference.columns) == [*MONITORED_FEATURES, "prediction_h1"]
+    assert len(reference) >= 200 and reference["prediction_h1"].between(0, 10).all()
     charts = [a.path for a in client.list_artifacts(parent.info.run_id, "fan_charts")]
     assert charts and all(p.endswith(".png") for p in charts)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from novamind_core.domain.errors import NotFoundError, ValidationError
+from novamind_core.domain.errors import ValidationError
 from novamind_core.infrastructure.forecasting import training
 from novamind_core.infrastructure.forecasting.spec import ForecastSpec
 from novamind_core.infrastructure.forecasting.split import SplitPlan
@@ -212,8 +212,12 @@ def evaluate_step(
     champion = None
     try:
         champion = load_alias("symptom-forecaster", CHAMPION)
-    except (NotFoundError, OSError) as exc:  # an unreadable champion is reported, not fatal
-        log.warning("champion could not be loaded for comparison: %s", exc)
+    except Exception as exc:  # an unreadable champion is reported, not fatal
+        log.warning(
+            "champion could not be loaded for comparison (%s: %s); evaluating without it",
+            type(exc).__name__,
+            str(exc).splitlines()[0][:200] if str(exc) else "",
+        )
     if champion is not None and champion.spec.horizon != spec.horizon:
         champion = None
     evaluation = training.evaluate(bundle, prepared, spec, champion)
