@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 RAW ?= data/raw/demo
 PATIENTS ?= 200
 DAYS ?= 180
+# one payload per demo patient: below the policy's 200, so the demo judges from 100 up
+DRIFT_MIN_SAMPLES ?= 100
 
 .PHONY: run test test-slow bench lint venv clean
 
@@ -23,7 +25,9 @@ $(STAMP): pyproject.toml
 
 ## The main job on embedded defaults: synthesize a cohort, validate it, ingest it into
 ## the encrypted store, train/evaluate/register the symptom forecaster on the KFP local
-## runner, show the reviewer's view of the new challenger, and verify the audit trail.
+## runner, show the reviewer's view of the new challenger, approve it (demo reviewer),
+## replay every stored patient through a local KServe server, judge drift of those
+## payloads against the training reference (Evidently), and verify the audit trail.
 run: venv
 	$(BIN)/novamind data keygen --env-file .env
 	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
@@ -33,6 +37,11 @@ run: venv
 	$(BIN)/novamind pipeline run symptom-forecasting
 	$(BIN)/novamind models list
 	$(BIN)/novamind models review symptom-forecaster --version latest --html data/review.html
+	$(BIN)/novamind models approve symptom-forecaster --version challenger \
+		--reviewer demo-reviewer --note "make run: demo approval" \
+		--token "$$($(BIN)/novamind token --role reviewer --subject demo-reviewer)"
+	$(BIN)/novamind monitor replay
+	$(BIN)/novamind monitor drift --min-samples $(DRIFT_MIN_SAMPLES) --exit-zero
 	$(BIN)/novamind audit verify
 
 lint: venv

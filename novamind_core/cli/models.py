@@ -100,7 +100,9 @@ TOKEN = typer.Option(None, "--token", help="Bearer token (default: $NOVAMIND_TOK
 @handles_errors
 def approve(
     name: str = typer.Argument(..., help="Registered model name."),
-    version: str = typer.Option(..., help="Version to make the champion."),
+    version: str = typer.Option(
+        ..., help="Version to make the champion (a number, or 'challenger')."
+    ),
     reviewer: str = typer.Option(..., help="Who decides (must match the token's subject)."),
     note: str = typer.Option("", help="Why, for the record."),
     override: bool = typer.Option(False, help="Approve although a gate failed."),
@@ -109,8 +111,17 @@ def approve(
 ) -> None:
     """Approve a version: it becomes the champion that clients get."""
     from novamind_core.application.promote_model import approve as approve_version
+    from novamind_core.domain.model_registry import CHALLENGER
 
     registry, audit = _workflow()
+    if version == CHALLENGER:
+        challenger = registry.alias(name, CHALLENGER)
+        if challenger is None:
+            raise NotFoundError(
+                f"{name} has no challenger (no version passed its gates); review the versions "
+                "with `novamind models list` and approve one by number"
+            )
+        version = challenger.version
     previous = approve_version(
         registry, audit, _reviewer(token, reviewer), name, version, note, override, reason
     )
