@@ -77,6 +77,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     options = parser.parse_args()
     report = {"days": options.days, "cpu_count": os.cpu_count(), "runs": []}
+    if RESULTS.exists():  # keep earlier sizes' results; a size measured again replaces its own
+        earlier = json.loads(RESULTS.read_text())
+        if earlier.get("days") == options.days:
+            report["runs"] = [r for r in earlier["runs"] if r["patients"] not in options.sizes]
     cli = [sys.executable, "-m", "novamind_core.cli"]
     for size in options.sizes:
         work = Path(tempfile.mkdtemp(prefix=f"novamind-pipeline-{size}-"))
@@ -115,7 +119,7 @@ def main() -> None:
             "heldout_mase": {m: [round(x, 3) for x in v["mase"]] for m, v in heldout.items()},
             "heldout_coverage": [round(x, 3) for x in heldout["ensemble"]["coverage"]],
         }
-        report["runs"].append(entry)
+        report["runs"] = sorted([*report["runs"], entry], key=lambda r: r["patients"])
         print(
             f"{size:>6} patients: {figures['seconds']:7.1f} s, peak RSS "
             f"{figures['peak_rss_mib']} MiB, gates {entry['gates']}"
