@@ -246,6 +246,43 @@ def test_no_look_ahead_on_realistic_data_truncated_at_a_day(tables, imputed):
             )
 
 
+def _grid_one_patient_at_a_time(observations, biometrics, fill_values):
+    """The method written out per patient and per column (the test's oracle)."""
+    from novamind_core.infrastructure.forecasting.imputation import daily_means
+
+    daily = daily_means(observations, SYMPTOMS).join(
+        daily_means(biometrics, BIOMETRICS), how="outer"
+    )
+    frames = []
+    for key, part in daily.groupby(level=0, sort=True):
+        part = part.droplevel(0)
+        part = part.reindex(pd.date_range(part.index.min(), part.index.max(), name="day"))
+        out = {}
+        for column in part.columns:
+            values = part[column]
+            observed = values.notna()
+            run = (~observed).astype(int).groupby(observed.cumsum()).cumsum()
+            seen = observed.cumsum() > 0
+            out[column] = values.ffill().fillna(fill_values.get(column, 0.0))
+            out[f"{column}_observed"] = observed.astype(np.int8)
+            out[f"{column}_days_since"] = (
+                np.where(seen, run, DAYS_SINCE_CAP).clip(0, DAYS_SINCE_CAP).astype(np.int16)
+            )
+        frames.append(pd.DataFrame(out, index=part.index).assign(patient_key=key))
+    grid = pd.concat(frames).reset_index()
+    grid["day_of_week"] = grid["day"].dt.dayofweek
+    first = ["patient_key", "day", "day_of_week"]
+    return grid[first + [c for c in grid.columns if c not in first]]
+
+
+def test_the_vectorized_grid_equals_filling_each_patient_on_its_own(tables, imputed):
+    obs, bio = tables["symptom_observations"], tables["biometrics"]
+    fill = {**imputed[1], "steps": 1234.0}
+    pd.testing.assert_frame_equal(
+        build_daily_grid(obs, bio, fill), _grid_one_patient_at_a_time(obs, bio, fill)
+    )
+
+
 def test_impute_takes_fill_values_from_days_before_the_validation_window_only(tables, spec):
     obs, bio = tables["symptom_observations"].copy(), tables["biometrics"].copy()
     _, fill, _ = training.impute(obs, bio, spec)
