@@ -72,41 +72,62 @@ def make_windows(
     stride: int = 1,
     require_future: bool = True,
 ) -> Windows:
-    """Every origin with ``context_days`` of history (and ``horizon`` days after it)."""
+    """Every origin with ``context_days`` of history (and ``horizon`` days after it).
+
+    The grid is scaled once; windows are gathered by index from the whole grid (rows of a
+    patient must be consecutive days, as ``build_daily_grid`` writes them).
+    """
+    grid = grid.sort_values([KEY, "day"], kind="stable") if not _sorted(grid) else grid
     grid = add_calendar(grid)
-    columns = feature_columns(target)
-    parts: dict[str, list] = {k: [] for k in Windows.__dataclass_fields__}
+    scaled = scaler.transform(grid, feature_columns(target))
+    y = grid[target].to_numpy(dtype=np.float32)
+    seen = grid[f"{target}_observed"].to_numpy(dtype=np.float32)
+    dow = grid["day_of_week"].to_numpy()
+    days = grid["day"].to_numpy()
+    keys = grid[KEY].to_numpy()
     future = horizon if require_future else 0
-    for key, part in grid.groupby(KEY, sort=True):
-        n = len(part)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([])
+    counts = np.diff(np.r_[starts, len(keys)]).astype(int)
+    back = np.arange(context_days - 1, -1, -1)
+    origin_rows = []
+    for start, n in zip(starts, counts, strict=True):
         if n < context_days + future:
             continue
-        scaled = scaler.transform(part, columns)
-        y = part[target].to_numpy(dtype=np.float32)
-        seen = part[f"{target}_observed"].to_numpy(dtype=np.float32)
-        dow = part["day_of_week"].to_numpy()
-        last_origin = n - future - 1
-        origins = np.arange(context_days - 1, last_origin + 1)[::-1][::stride][::-1]
-        if len(origins) == 0:
-            continue
-        ctx_idx = origins[:, None] - np.arange(context_days - 1, -1, -1)[None, :]
-        parts["keys"].append(np.full(len(origins), key, dtype=object))
-        parts["origin"].append(part["day"].to_numpy()[origins])
-        parts["context"].append(scaled[ctx_idx])
-        parts["history"].append(y[ctx_idx])
-        parts["history_observed"].append(seen[ctx_idx])
-        if require_future:
-            fut_idx = origins[:, None] + np.arange(1, horizon + 1)[None, :]
-            parts["target"].append(y[fut_idx])
-            parts["target_observed"].append(seen[fut_idx])
-            parts["future_dow"].append(dow[fut_idx])
-        else:
-            steps = np.arange(1, horizon + 1)[None, :]
-            parts["target"].append(np.full((len(origins), horizon), np.nan, np.float32))
-            parts["target_observed"].append(np.zeros((len(origins), horizon), np.float32))
-            parts["future_dow"].append((dow[origins][:, None] + steps) % 7)
-    if not parts["keys"]:
+        origins = np.arange(context_days - 1, n - future)[::-1][::stride][::-1]
+        origin_rows.append(start + origins)
+    if not origin_rows:
         raise ValueError(
             f"no patient has {context_days + future} consecutive days on the daily grid"
         )
-    return Windows(**{k: np.concatenate(v) for k, v in parts.items()})
+    rows = np.concatenate(origin_rows)
+    ctx_idx = rows[:, None] - back[None, :]
+    steps = np.arange(1, horizon + 1)[None, :]
+    if require_future:
+        fut_idx = rows[:, None] + steps
+        target_values, target_seen, future_dow = y[fut_idx], seen[fut_idx], dow[fut_idx]
+    else:
+        target_values = np.full((len(rows), horizon), np.nan, np.float32)
+        target_seen = np.zeros((len(rows), horizon), np.float32)
+        future_dow = (dow[rows][:, None] + steps) % 7
+    return Windows(
+        keys=keys[rows].astype(object),
+        origin=days[rows],
+        context=scaled[ctx_idx],
+        history=y[ctx_idx],
+        history_observed=seen[ctx_idx],
+        target=target_values,
+        target_observed=target_seen,
+        future_dow=future_dow,
+    )
+
+
+def _sorted(grid: pd.DataFrame) -> bool:
+    """Rows grouped by patient in key order, days ascending within each patient."""
+    keys = grid[KEY].to_numpy()
+    if len(keys) < 2:
+        return True
+    same = keys[1:] == keys[:-1]
+    days = grid["day"].to_numpy()
+    return bool(
+        (keys[1:][~same] > keys[:-1][~same]).all() and (days[1:][same] > days[:-1][same]).all()
+    )
