@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -102,10 +103,7 @@ def check_drift(
     report = None
     if judged:
         report = detector.compare(reference[judged], current[judged], judged, policy)
-        verdicts = [
-            replace(v, score=report.scores[v.column]) if v.column in report.scores else v
-            for v in verdicts
-        ]
+        verdicts = [_scored(v, report.scores) if v.column in judged else v for v in verdicts]
     result = DriftResult(
         model=name,
         version=champion.version,
@@ -124,3 +122,11 @@ def check_drift(
             except Exception as exc:  # one failing channel must not silence the others
                 log.error("drift alert via %s failed: %s", type(alert).__name__, exc)
     return result, report
+
+
+def _scored(verdict: ColumnDrift, scores: dict[str, float]) -> ColumnDrift:
+    """The detector's score; a missing or non-finite one leaves the column not judged."""
+    score = scores.get(verdict.column)
+    if score is None or not math.isfinite(score):
+        return replace(verdict, reason=f"the drift method gave no finite score ({score})")
+    return replace(verdict, score=float(score))

@@ -8,6 +8,7 @@ same quantity.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from novamind_core.infrastructure.forecasting.imputation import BIOMETRICS, KEY, SYMPTOMS
@@ -18,8 +19,13 @@ MONITORED_FEATURES: tuple[str, ...] = (*SYMPTOMS, *BIOMETRICS)
 def features_on_grid(grid: pd.DataFrame, context_days: int) -> pd.DataFrame:
     """Per grid row (patient-day as origin): the monitored features, plus key and day."""
     out = grid[[KEY, "day"]].copy()
+    patient = grid[KEY].to_numpy()
+    position = pd.Series(np.arange(len(grid), dtype=float), index=grid.index)
     for name in MONITORED_FEATURES:
-        recent = grid[f"{name}_days_since"] < context_days
+        # days since the last real observation, uncapped (the grid's own count stops at 30)
+        observed = grid[f"{name}_observed"].to_numpy() > 0
+        last = position.where(observed).groupby(patient).ffill()
+        recent = (position - last) < context_days
         out[name] = grid[name].where(recent).astype(float)
     return out
 

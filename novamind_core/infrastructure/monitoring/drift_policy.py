@@ -38,7 +38,14 @@ def load_policy(path: Path | None = None, **overrides) -> DriftPolicy:
             thresholds={k: float(v) for k, v in (data.get("thresholds") or {}).items()},
             default_threshold=float(data.get("default_threshold", 0.5)),
             method=method,
-            min_samples=int(data.get("min_samples", 200)),
+            min_samples=_whole(data.get("min_samples", 200)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"{path}: {exc}") from None
+
+
+def _whole(value) -> int:
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"min_samples must be a whole number, got {value!r}")
+    return int(number)
