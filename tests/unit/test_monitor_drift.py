@@ -362,6 +362,79 @@ def test_current_data_without_prediction_still_detects_feature_drift():
     result, _ = Setup(current).run()
     assert result.drifted == ["phq9"]
 
+
+def test_a_nan_score_is_never_no_drift():
+    result, _ = Setup(_frame(100, seed=2)).run(detector=NaNDetector())
+    assert result.status is DriftStatus.INSUFFICIENT_DATA
+    assert all(not c.judged for c in result.columns)
+    assert "no finite score" in result.summary()
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def test_policy_columns_are_features_then_prediction_and_thresholds_fall_back():
+    policy = _policy(thresholds={"steps": 0.9}, default_threshold=0.4)
+    assert policy.columns == (*FEATURES, PREDICTION)
+    assert policy.threshold("steps") == 0.9
+    assert policy.threshold("phq9") == 0.4 and policy.threshold(PREDICTION) == 0.4
+
+
+def test_policy_accepts_a_threshold_for_the_prediction():
+    assert _policy(thresholds={PREDICTION: 0.7}).threshold(PREDICTION) == 0.7
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"thresholds": {"pulse": 0.5}},
+        {"thresholds": {"steps": 0.0}},
+        {"thresholds": {"steps": -1.0}},
+        {"thresholds": {"steps": NAN}},
+        {"default_threshold": 0.0},
+        {"default_threshold": -0.5},
+        {"features": ()},
+        {"min_samples": 0},
+        {"min_samples": -3},
+    ],
+    ids=[
+        "unknown-column",
+        "zero-threshold",
+        "negative-threshold",
+        "nan-threshold",
+        "zero-default",
+        "negative-default",
+        "no-features",
+        "min-samples-0",
+        "min-samples-negative",
+    ],
+)
+def test_policy_rejects_invalid_settings(kwargs):
+    with pytest.raises(ValueError):
+        DriftPolicy(**{"features": FEATURES, **kwargs})
+
+
+def test_shipped_policy_loads():
+    policy = load_policy()
+    assert (policy.method, policy.min_samples, policy.default_threshold) == (
+        "wasserstein",
+        200,
+        0.5,
+    )
+    assert policy.features == MONITORED_FEATURES and policy.prediction == PREDICTION
+    assert DEFAULT_POLICY.name == "drift_policy.yaml"
+
+
+def test_overrides_apply_and_none_is_ignored():
+    assert load_policy(min_samples=50).min_samples == 50
+    assert load_policy(min_samples=None).min_samples == 200
+
+
+def test_policy_file_settings_are_read(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "method: hellinger\nmin_samples: 25\ndefault_threshold: 0.3\nthresholds:\n  steps: 0.9\n"
+    )
     policy = load_policy(path)
     assert (policy.method, policy.min_samples, policy.default_threshold) == ("hellinger", 25, 0.3)
     assert policy.threshold("steps") == 0.9 and policy.threshold("phq9") == 0.3
@@ -542,12 +615,6 @@ def test_last_observed_agrees_with_features_on_grid_on_sparse_histories(seed, co
     pd.testing.assert_frame_equal(actual, expected, check_names=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features_on_grid compares <var>_days_since, capped at DAYS_SINCE_CAP (30), with "
-    "context_days: for context_days > 30 an observation older than the window, or a variable "
-    "never observed (days_since = cap, value = fill value), counts as within the window",
-)
 def test_features_on_grid_respects_a_context_window_longer_than_the_days_since_cap():
     rows = [
         {"key": "a", "day": 0, "phq9": 3.0},  # 59 days before the last day
