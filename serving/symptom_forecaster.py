@@ -22,7 +22,7 @@ from kserve.errors import InvalidInput, ModelNotReady
 
 from novamind_core.domain.drift import PREDICTION
 from novamind_core.domain.observations import BiometricKind, Instrument
-from novamind_core.infrastructure.monitoring.drift_features import MONITORED_FEATURES, last_observed
+from novamind_core.infrastructure.monitoring.drift_features import last_observed
 from serving import metrics
 from serving.micro_batcher import MicroBatcher
 
@@ -108,16 +108,13 @@ class SymptomForecasterModel(Model):
         }
 
     async def predict(self, payload: dict, headers=None) -> dict:
-        forecast = await self.batcher.submit(payload["frame"])
-        return {**payload, "forecast": forecast}
+        forecast, logged = await self.batcher.submit(payload["frame"])
+        return {**payload, "forecast": forecast, "payload_rows": logged}
 
     async def postprocess(self, result: dict, headers=None, response_headers=None):
         forecast: pd.DataFrame = result["forecast"]
         if self.payload_log is not None:
-            context_days = self.bundle.spec.context_days
-            self.payload_log.append(
-                _payload_rows(result["frame"], forecast, self.version, context_days)
-            )
+            self.payload_log.append(result["payload_rows"])
         if self.audit is not None:
             await asyncio.to_thread(
                 self.audit.record,
@@ -135,13 +132,29 @@ class SymptomForecasterModel(Model):
         return _v1_response(self.version, forecast)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _forecast_batch(self, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-        """One forward pass for many requests; patient keys are made unique per request."""
+    def _forecast_batch(self, frames: list[pd.DataFrame]) -> list[tuple[pd.DataFrame, list]]:
+        """One forward pass for many requests (patient keys made unique per request), and
+        the payload-log rows of each request, all in the batcher's worker thread."""
+        bundle, version = self.bundle, self.version  # one consistent model for the batch
         tagged = [f.assign(patient_key=f"{i}|" + f["patient_key"]) for i, f in enumerate(frames)]
-        out = self.bundle.forecast_history(pd.concat(tagged, ignore_index=True))
-        request = out["patient_key"].str.split("|", n=1).str[0].astype(int)
-        out["patient_key"] = out["patient_key"].str.split("|", n=1).str[1]
-        return [out[request == i].reset_index(drop=True) for i in range(len(frames))]
+        history = pd.concat(tagged, ignore_index=True)
+        out = bundle.forecast_history(history)
+        logged = (
+            _payload_rows(history, out, version, bundle.spec.context_days)
+            if self.payload_log is not None
+            else []
+        )
+        parts = out["patient_key"].str.split("|", n=1)
+        request = parts.str[0].astype(int).to_numpy()
+        out["patient_key"] = parts.str[1]
+        by_request: dict[int, list] = {}
+        for row in logged:
+            index, _, row["patient_key"] = row["patient_key"].partition("|")
+            by_request.setdefault(int(index), []).append(row)
+        return [
+            (out[request == i].reset_index(drop=True), by_request.get(i, []))
+            for i in range(len(frames))
+        ]
 
     def _from_v1(self, payload: dict) -> pd.DataFrame:
         instances = payload.get("instances")
@@ -222,7 +235,8 @@ class SymptomForecasterModel(Model):
 
     def _check_history(self, frame: pd.DataFrame) -> None:
         need = self.bundle.spec.context_days
-        spans = frame.groupby("patient_key")["day"].agg(lambda d: (d.max() - d.min()).days + 1)
+        days = frame.groupby("patient_key", sort=False)["day"]
+        spans = (days.max() - days.min()).dt.days + 1
         short = spans[spans < need]
         if len(short):
             key, days = short.index[0], int(short.iloc[0])
@@ -246,7 +260,11 @@ def _check_key(key: Any, where: str) -> str:
     return key
 
 
-def _day(value: Any, where: str) -> pd.Timestamp:
+def _latest_day() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None).normalize() + pd.Timedelta(days=1)
+
+
+def _day(value: Any, where: str, latest: pd.Timestamp | None = None) -> pd.Timestamp:
     """A calendar day between 1900 and tomorrow (UTC)."""
     try:
         day = pd.Timestamp(value)
@@ -259,7 +277,7 @@ def _day(value: Any, where: str) -> pd.Timestamp:
             f"{where} must be a calendar day (YYYY-MM-DD, UTC), not a time with an offset"
         )
     day = day.normalize()
-    latest = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize() + pd.Timedelta(days=1)
+    latest = _latest_day() if latest is None else latest
     if not EARLIEST_DAY <= day <= latest:
         raise InvalidInput(f"{where} must lie between 1900-01-01 and today, got {day.date()}")
     return day
@@ -282,44 +300,52 @@ def _value(value: Any, column: str, where: str) -> float:
 def _history_frame(key: str, history: Any, where: str) -> pd.DataFrame:
     if not isinstance(history, list) or not history:
         raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
-    rows = []
+    columns: dict[str, list] = {"day": [], **{c: [] for c in VALUE_COLUMNS}}
+    allowed = {"day", "patient_key", *VALUE_COLUMNS}
+    latest = _latest_day()
     for j, row in enumerate(history):
         if not isinstance(row, dict) or "day" not in row:
             raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
-        unknown = set(row) - {"day", "patient_key", *VALUE_COLUMNS}
-        if unknown:
-            raise InvalidInput(f"{where}.history[{j}] has unknown fields {sorted(unknown)}")
-        clean = {"patient_key": key, "day": _day(row["day"], f"{where}.history[{j}].day")}
+        if not allowed.issuperset(row):
+            unknown = sorted(set(row) - allowed)
+            raise InvalidInput(f"{where}.history[{j}] has unknown fields {unknown}")
+        columns["day"].append(_day(row["day"], f"{where}.history[{j}].day", latest))
         for column in VALUE_COLUMNS:
-            clean[column] = _value(row.get(column), column, f"{where}.history[{j}].{column}")
-        rows.append(clean)
-    frame = pd.DataFrame(rows)
+            columns[column].append(
+                _value(row.get(column), column, f"{where}.history[{j}].{column}")
+            )
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "patient_key", key)
     if frame["day"].duplicated().any():
         raise InvalidInput(f"{where}.history has the same day twice")
     return frame.sort_values("day", ignore_index=True)
 
 
 def _v1_response(version: str | None, forecast: pd.DataFrame) -> dict:
-    predictions = []
-    for key, part in forecast.groupby("patient_key", sort=False):
-        predictions.append(
-            {
+    keys = forecast["patient_key"].tolist()
+    horizon = forecast["horizon"].tolist()
+    day = forecast["day"].dt.strftime("%Y-%m-%d").tolist()
+    median, lower, upper = (forecast[c].round(3).tolist() for c in ("median", "lower", "upper"))
+    predictions: dict[str, dict] = {}
+    for i, key in enumerate(keys):
+        entry = predictions.get(key)
+        if entry is None:
+            entry = predictions[key] = {
                 "patient_key": key,
                 "model_version": version,
                 "interval": 0.8,
-                "forecast": [
-                    {
-                        "horizon": int(r.horizon),
-                        "day": r.day.date().isoformat(),
-                        "median": round(float(r.median), 3),
-                        "lower": round(float(r.lower), 3),
-                        "upper": round(float(r.upper), 3),
-                    }
-                    for r in part.itertuples()
-                ],
+                "forecast": [],
+            }
+        entry["forecast"].append(
+            {
+                "horizon": horizon[i],
+                "day": day[i],
+                "median": median[i],
+                "lower": lower[i],
+                "upper": upper[i],
             }
         )
-    return {"predictions": predictions}
+    return {"predictions": list(predictions.values())}
 
 
 def _v2_response(name, version, forecast: pd.DataFrame, request_id) -> InferResponse:
@@ -350,18 +376,10 @@ def _payload_rows(
     observed within the context window, as in the training reference) and the horizon-1
     median forecast."""
     features = last_observed(frame, context_days)
-    first = forecast[forecast["horizon"] == 1].set_index("patient_key")
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    rows = []
-    for key in first.index:
-        values = features.loc[key] if key in features.index else pd.Series(dtype=float)
-        rows.append(
-            {
-                "logged_at": now,
-                "patient_key": key,
-                "model_version": str(version),
-                **{c: float(values.get(c, np.nan)) for c in MONITORED_FEATURES},
-                PREDICTION: float(first.loc[key, "median"]),
-            }
-        )
-    return rows
+    first = forecast[forecast["horizon"] == 1].set_index("patient_key")["median"]
+    rows = features.reindex(first.index).astype(float)
+    rows[PREDICTION] = first.astype(float)
+    rows = rows.reset_index(names="patient_key")
+    rows.insert(0, "model_version", str(version))
+    rows.insert(0, "logged_at", pd.Timestamp.now(tz="UTC").tz_localize(None))
+    return rows.to_dict("records")

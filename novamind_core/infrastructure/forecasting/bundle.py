@@ -87,20 +87,19 @@ class ForecasterBundle:
             require_future=False,
         )
         f = self.forecast(w)
-        rows = []
-        for i, key in enumerate(w.keys):
-            for h in range(self.spec.horizon):
-                rows.append(
-                    {
-                        KEY: key,
-                        "horizon": h + 1,
-                        "day": pd.Timestamp(w.origin[i]) + pd.Timedelta(days=h + 1),
-                        "median": float(f.median[i, h]),
-                        "lower": float(f.lower[i, h]),
-                        "upper": float(f.upper[i, h]),
-                    }
-                )
-        return pd.DataFrame(rows)
+        horizon = self.spec.horizon
+        steps = np.tile(np.arange(1, horizon + 1), len(w))
+        origin = pd.DatetimeIndex(np.repeat(w.origin, horizon))
+        return pd.DataFrame(
+            {
+                KEY: np.repeat(w.keys, horizon),
+                "horizon": steps,
+                "day": origin + pd.to_timedelta(steps, unit="D"),
+                "median": f.median.reshape(-1).astype(float),
+                "lower": f.lower.reshape(-1).astype(float),
+                "upper": f.upper.reshape(-1).astype(float),
+            }
+        )
 
     # -- persistence ---------------------------------------------------------------
     def save(self, directory: Path) -> None:
