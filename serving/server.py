@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -181,12 +182,20 @@ def serve(settings, port: int, poll_seconds: float, max_body_bytes: int = 1 << 2
     torch.set_num_threads(int(os.environ.get("NOVAMIND_TORCH_THREADS", "1")))
     install_auth(settings, max_body_bytes)
     models = build_models(settings)
+    # the loaded model, torch and pandas are long-lived: move them out of the cyclic
+    # collector's generations, and collect less often (fewer pauses under load)
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     if not any(m.ready for m in models):
         log.warning("no champion is loaded: the server answers, but is not ready")
     stop = threading.Event()
     threading.Thread(target=poll_champions, args=(models, poll_seconds, stop), daemon=True).start()
     try:
-        NovaMindModelServer(http_port=port, enable_grpc=False, workers=1).start(models)
+        # KServe's own per-request latency logging samples CPU time (psutil) on every
+        # request; the Prometheus histogram of serving/metrics.py measures latency instead
+        NovaMindModelServer(
+            http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False
+        ).start(models)
     finally:
         stop.set()
         for model in models:

@@ -47,6 +47,9 @@ class SymptomForecasterModel(Model):
         self.batcher = MicroBatcher(
             self._forecast_batch, on_batch=lambda n: metrics.BATCH_SIZE.labels(name).observe(n)
         )
+        # audit entries of concurrent requests share one lock and one fsync (group commit);
+        # a request is answered only after its entry is on disk
+        self.audit_writer = MicroBatcher(self._audit_batch, max_size=256, max_wait=0.002)
 
     # -- lifecycle ----------------------------------------------------------------------
     def load(self) -> bool:
@@ -113,17 +116,17 @@ class SymptomForecasterModel(Model):
 
     async def postprocess(self, result: dict, headers=None, response_headers=None):
         forecast: pd.DataFrame = result["forecast"]
-        if self.payload_log is not None:
-            self.payload_log.append(result["payload_rows"])
+        if self.payload_log is not None and self.payload_log.append(
+            result["payload_rows"], auto_flush=False
+        ):
+            await asyncio.to_thread(self.payload_log.flush)  # encrypt and write off the loop
         if self.audit is not None:
-            await asyncio.to_thread(
-                self.audit.record,
-                "predict",
-                f"{self.name}/{self.version}",
-                subject=(headers or {}).get("x-novamind-subject", "unknown"),
-                patients=sorted(forecast["patient_key"].unique().tolist()),
-                protocol=result["protocol"],
-            )
+            details = {
+                "subject": (headers or {}).get("x-novamind-subject", "unknown"),
+                "patients": sorted(forecast["patient_key"].unique().tolist()),
+                "protocol": result["protocol"],
+            }
+            await self.audit_writer.submit(("predict", f"{self.name}/{self.version}", details))
         metrics.REQUEST_LATENCY.labels(self.name, result["protocol"]).observe(
             time.perf_counter() - result["started"]
         )
@@ -132,6 +135,10 @@ class SymptomForecasterModel(Model):
         return _v1_response(self.version, forecast)
 
     # -- helpers --------------------------------------------------------------------------------
+    def _audit_batch(self, events: list[tuple[str, str, dict]]) -> list[None]:
+        self.audit.record_many(events)
+        return [None] * len(events)
+
     def _forecast_batch(self, frames: list[pd.DataFrame]) -> list[tuple[pd.DataFrame, list]]:
         """One forward pass for many requests (patient keys made unique per request), and
         the payload-log rows of each request, all in the batcher's worker thread."""
@@ -300,25 +307,39 @@ def _value(value: Any, column: str, where: str) -> float:
 def _history_frame(key: str, history: Any, where: str) -> pd.DataFrame:
     if not isinstance(history, list) or not history:
         raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
-    columns: dict[str, list] = {"day": [], **{c: [] for c in VALUE_COLUMNS}}
+    columns: dict[str, list] = {c: [] for c in VALUE_COLUMNS}
+    raw_days = []
     allowed = {"day", "patient_key", *VALUE_COLUMNS}
-    latest = _latest_day()
     for j, row in enumerate(history):
         if not isinstance(row, dict) or "day" not in row:
             raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
         if not allowed.issuperset(row):
             unknown = sorted(set(row) - allowed)
             raise InvalidInput(f"{where}.history[{j}] has unknown fields {unknown}")
-        columns["day"].append(_day(row["day"], f"{where}.history[{j}].day", latest))
+        raw_days.append(row["day"])
         for column in VALUE_COLUMNS:
             columns[column].append(
                 _value(row.get(column), column, f"{where}.history[{j}].{column}")
             )
-    frame = pd.DataFrame(columns)
-    frame.insert(0, "patient_key", key)
+    frame = pd.DataFrame({"patient_key": key, "day": _days(raw_days, where), **columns})
     if frame["day"].duplicated().any():
         raise InvalidInput(f"{where}.history has the same day twice")
+    if frame["day"].is_monotonic_increasing:
+        return frame
     return frame.sort_values("day", ignore_index=True)
+
+
+def _days(values: list, where: str) -> pd.DatetimeIndex:
+    """Parse the days at once when all are ISO dates in range; otherwise row by row, so the
+    error names the first bad row."""
+    latest = _latest_day()
+    if all(isinstance(v, str) and len(v) == 10 for v in values):
+        days = pd.to_datetime(pd.Index(values), format="%Y-%m-%d", errors="coerce")
+        if not days.hasnans and days.min() >= EARLIEST_DAY and days.max() <= latest:
+            return days
+    return pd.DatetimeIndex(
+        [_day(v, f"{where}.history[{j}].day", latest) for j, v in enumerate(values)]
+    )
 
 
 def _v1_response(version: str | None, forecast: pd.DataFrame) -> dict:

@@ -172,10 +172,44 @@ def test_compile_writes_ir_yaml(tmp_path):
         "tune-xgboost",
         "fit-ensemble",
         "evaluate",
+        "build-reference",
         "register",
     }
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
     assert images == {"novamind/digital-twin:0.1.0"}
+
+
+def test_the_drift_monitor_compiles_with_its_retraining_condition(tmp_path):
+    import yaml
+
+    out = tmp_path / "dm.yaml"
+    result = CliRunner().invoke(app, ["pipeline", "compile", "drift-monitor", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(out.read_text())
+    assert set(spec["root"]["dag"]["tasks"]) == {"check-drift", "drift-confirmed"}
+    text = out.read_text()
+    assert "== 'drift'" in text and "trigger-retraining" in text
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) >= {
+        "model",
+        "since",
+        "retrain",
+        "retrain_mode",
+        "training_params",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "retrain_mode=sideways"], "retrain_mode must be local or cluster"),
+        (["-p", "training_params=[1, 2]"], "training_params must be a JSON object"),
+        (["-p", "since=yesterday-ish"], "not a date"),
+    ],
+)
+def test_bad_drift_monitor_parameters_are_rejected(mlflow_env, args, message):
+    result = CliRunner().invoke(app, ["pipeline", "run", "drift-monitor", *args])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
 
 
 def test_submit_to_an_unreachable_host_is_a_clear_error():

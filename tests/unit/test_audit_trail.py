@@ -50,3 +50,28 @@ def test_reordered_entries_are_named(tmp_path):
     problems = trail.verify()
     assert problems and problems[0].line == 2
     assert any("reordered" in p.problem for p in problems)
+
+
+def test_group_commit_chains_entries_as_if_recorded_one_by_one(tmp_path):
+    import threading
+
+    trail = HashChainAuditTrail(tmp_path / "audit.jsonl", actor="server")
+    trail.record("read", "v0001/patients", purpose="start")
+
+    def writer(n):
+        for i in range(10):
+            trail.record_many(
+                [("predict", f"model/{n}", {"patients": [f"p_{i:024x}"]}) for _ in range(3)]
+            )
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    entries = trail.entries()
+    assert [e["seq"] for e in entries] == list(range(1, 122))
+    assert trail.verify() == []
+    assert entries[5]["prev_hash"] == entries[4]["hash"]
+    trail.record_many([])  # nothing to write is not an entry
+    assert len(trail.entries()) == 121

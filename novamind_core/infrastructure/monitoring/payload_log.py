@@ -27,12 +27,14 @@ class PayloadLog:
         self._lock = threading.Lock()
         self.flush_rows = flush_rows
 
-    def append(self, rows: list[dict]) -> None:
+    def append(self, rows: list[dict], auto_flush: bool = True) -> bool:
+        """Buffer rows; True when the buffer is full (flushed already if ``auto_flush``)."""
         with self._lock:
             self._rows.extend(rows)
             full = len(self._rows) >= self.flush_rows
-        if full:
+        if full and auto_flush:
             self.flush()
+        return full
 
     def flush(self) -> Path | None:
         with self._lock:

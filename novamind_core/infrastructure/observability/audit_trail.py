@@ -57,24 +57,37 @@ class HashChainAuditTrail:
         self.actor = actor or os.environ.get("NOVAMIND_ACTOR") or getpass.getuser()
 
     def record(self, action: str, resource: str, **details: object) -> None:
+        self.record_many([(action, resource, details)])
+
+    def record_many(self, events: list[tuple[str, str, dict]]) -> None:
+        """Append several entries under one lock and one fsync (group commit): each is
+        chained to the one before, exactly as if recorded one by one."""
+        if not events:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 last = _last_line(handle)
                 previous = json.loads(last) if last else None
-                entry = {
-                    "seq": (previous["seq"] + 1) if previous else 1,
-                    "timestamp": datetime.now(UTC).isoformat(),
-                    "actor": self.actor,
-                    "action": action,
-                    "resource": resource,
-                    "details": details,
-                    "prev_hash": previous["hash"] if previous else GENESIS,
-                }
-                entry["hash"] = _entry_hash(entry)
+                lines = []
+                for action, resource, details in events:
+                    entry = {
+                        "seq": (previous["seq"] + 1) if previous else 1,
+                        "timestamp": datetime.now(UTC).isoformat(),
+                        "actor": self.actor,
+                        "action": action,
+                        "resource": resource,
+                        "details": details,
+                        "prev_hash": previous["hash"] if previous else GENESIS,
+                    }
+                    # hash what will be read back (details through JSON, as written)
+                    entry = json.loads(json.dumps(entry, sort_keys=True, default=str))
+                    entry["hash"] = _entry_hash(entry)
+                    lines.append(json.dumps(entry, sort_keys=True) + "\n")
+                    previous = entry
                 handle.seek(0, os.SEEK_END)
-                handle.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+                handle.write("".join(lines))
                 handle.flush()
                 os.fsync(handle.fileno())
             finally:
