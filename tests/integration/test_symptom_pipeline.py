@@ -186,7 +186,7 @@ def test_the_drift_monitor_compiles_with_its_retraining_condition(tmp_path):
     result = CliRunner().invoke(app, ["pipeline", "compile", "drift-monitor", "--out", str(out)])
     assert result.exit_code == 0, result.output
     spec = yaml.safe_load(out.read_text())
-    assert set(spec["root"]["dag"]["tasks"]) == {"check-drift", "drift-confirmed"}
+    assert set(spec["root"]["dag"]["tasks"]) == {"check-drift", "condition-1"}
     text = out.read_text()
     assert "== 'drift'" in text and "trigger-retraining" in text
     assert set(spec["root"]["inputDefinitions"]["parameters"]) >= {
