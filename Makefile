@@ -61,6 +61,7 @@ bench: venv
 	$(BIN)/python bench/synth_benchmark.py
 	$(BIN)/python bench/pipeline_benchmark.py
 	$(BIN)/python bench/quantization_benchmark.py
+	$(BIN)/python bench/drift_benchmark.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
