@@ -37,7 +37,7 @@ def drift(
         None, help="Judge this feature frame (Parquet/CSV) instead of the payload log."
     ),
     out: Path = typer.Option(None, help="Where to write drift_report.html/.json."),
-    min_samples: int = typer.Option(None, help="Override the policy's minimum sample size."),
+    min_samples: int = typer.Option(None, min=1, help="Override the policy's minimum sample size."),
     exit_zero: bool = typer.Option(
         False, "--exit-zero", help="Exit 0 even on drift (still alerts): for demos."
     ),
