@@ -368,3 +368,51 @@ def test_confirmed_drift_triggers_the_training_pipeline(registry, bundle, env, t
     assert versions == {"1", "2", "3"}  # the retrained version, with its own reference
     artifacts = registry.list_artifacts(registry.get_model_version(NAME, "3").run_id)
     assert "drift_reference" in {a.path for a in artifacts}
+
+
+def test_replay_fills_the_payload_log_that_the_check_reads(
+    env, tmp_path, monkeypatch, bundle, reference
+):
+    """`monitor replay` (the main job's traffic): a real server, one request per stored
+    patient by pseudonym, payloads flushed on shutdown, every prediction audited."""
+    from mlflow.tracking import MlflowClient
+
+    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
+    from novamind_core.infrastructure.raw_tables import write_tables
+    from novamind_core.infrastructure.registry.model_registry import (
+        register_symptom_forecaster,
+    )
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("NOVAMIND_JWT_SECRET", "j" * 48)
+    get_settings.cache_clear()
+    cohort = generate(CohortConfig(patients=6, days=60, seed=8))
+    write_tables(cohort.tables, tmp_path / "raw")
+    assert CliRunner().invoke(app, ["data", "ingest", str(tmp_path / "raw")]).exit_code == 0
+    bundle.save(tmp_path / "bundle")
+    write_reference(reference, tmp_path / "reference", KEY)
+    registered = register_symptom_forecaster(
+        tmp_path / "bundle",
+        EVALUATION,
+        {"test": True},
+        {"version": "v0001"},
+        "",
+        reference_dir=tmp_path / "reference",
+    )
+    MlflowClient().set_registered_model_alias(NAME, "champion", registered["version"])
+
+    result = CliRunner().invoke(app, ["monitor", "replay", "--patients", "4"])
+    assert result.exit_code == 0, result.output
+    assert "4/4 requests answered 200" in result.output
+    logged = PayloadLog(env, NAME, KEY).read_all()
+    assert len(logged) == 4 and set(logged["model_version"]) == {registered["version"]}
+    assert logged["prediction_h1"].between(0, 10).all()
+    assert logged["patient_key"].str.match(r"^p_[0-9a-f]{24}$").all()
+    predictions = [
+        e
+        for e in HashChainAuditTrail(env / "audit" / "audit.jsonl").entries()
+        if e["action"] == "predict"
+    ]
+    assert len(predictions) == 4
+    check = drift("--min-samples", "1")
+    assert check.exit_code in (0, 10), check.output  # judged: every column has values
