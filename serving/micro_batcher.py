@@ -8,15 +8,18 @@ from typing import Any
 
 
 class MicroBatcher:
-    """Collects items for up to ``max_wait`` seconds or ``max_size`` items, then runs
-    ``run_batch(items) -> results`` once in a worker thread and hands each caller its
-    result (or the batch's exception)."""
+    """Runs ``run_batch(items) -> results`` in a worker thread, one batch at a time, and
+    hands each caller its result (or the batch's exception).
+
+    A batch is what has queued up while the previous batch ran (up to ``max_size``): an
+    idle batcher starts at once, a busy one batches more. ``max_wait`` > 0 additionally
+    waits that long for company before starting (a fixed latency cost)."""
 
     def __init__(
         self,
         run_batch: Callable[[list[Any]], list[Any]],
         max_size: int = 64,
-        max_wait: float = 0.004,
+        max_wait: float = 0.0,
         on_batch: Callable[[int], None] | None = None,
     ):
         self.run_batch = run_batch
@@ -38,8 +41,10 @@ class MicroBatcher:
         assert self._queue is not None
         while True:
             batch = [await self._queue.get()]
+            while len(batch) < self.max_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             deadline = asyncio.get_running_loop().time() + self.max_wait
-            while len(batch) < self.max_size:
+            while self.max_wait > 0 and len(batch) < self.max_size:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break

@@ -49,7 +49,7 @@ class SymptomForecasterModel(Model):
         )
         # audit entries of concurrent requests share one lock and one fsync (group commit);
         # a request is answered only after its entry is on disk
-        self.audit_writer = MicroBatcher(self._audit_batch, max_size=256, max_wait=0.002)
+        self.audit_writer = MicroBatcher(self._audit_batch, max_size=256)
 
     # -- lifecycle ----------------------------------------------------------------------
     def load(self) -> bool:
