@@ -163,6 +163,32 @@ def test_calibrate_without_ensemble_uses_the_transformer_only():
     np.testing.assert_array_equal(restored.lower_offset, mixed.lower_offset)
 
 
+def test_whole_number_instrument_gets_a_whole_point_forecast_and_keeps_its_coverage():
+    rng = np.random.default_rng(5)
+    latent = rng.normal(5, 1.5, (4000, 2))
+    target = np.round(latent + rng.normal(0, 0.8, latent.shape))  # a whole-number score
+    tm, xg = latent + rng.normal(0, 0.3, latent.shape), latent + rng.normal(0, 0.3, latent.shape)
+    observed = np.ones_like(target)
+    plain = ensemble.calibrate(tm, xg, target, observed, use_ensemble=True)
+    whole = ensemble.calibrate(tm, xg, target, observed, use_ensemble=True, round_median=True)
+    np.testing.assert_array_equal(whole.weights, plain.weights)  # rounding is after stacking
+    median = whole.combine(tm, xg)
+    p_lower, p_mid, p_upper = plain.interval(median, 0.0, 10.0)
+    lower, mid, upper = whole.interval(median, 0.0, 10.0)
+    np.testing.assert_array_equal(mid, np.round(mid))
+    assert not np.array_equal(p_mid, np.round(p_mid))
+    assert (lower <= mid).all() and (mid <= upper).all()
+    # the point forecast of a whole-number target loses nothing by being whole
+    assert np.abs(target - mid).mean() < np.abs(target - p_mid).mean()
+    # continuous bounds: coverage stays near nominal (whole-number bounds would over-cover)
+    for lo, hi in ((lower, upper), (p_lower, p_upper)):
+        assert 0.77 <= ((target >= lo) & (target <= hi)).mean() <= 0.85
+    restored = ensemble.EnsembleCalibration.from_dict(whole.to_dict())
+    assert restored.round_median is True
+    older = {k: v for k, v in plain.to_dict().items() if k != "round_median"}
+    assert ensemble.EnsembleCalibration.from_dict(older).round_median is False
+
+
 def test_calibration_interval_is_ordered_and_clipped_to_the_score_range():
     cal = ensemble.EnsembleCalibration(
         np.tile([0.5, 0.5], (2, 1)), np.array([-2.0, -3.0]), np.array([2.0, 3.0])

@@ -1,4 +1,11 @@
-"""Stacked ensemble weights per horizon and split-conformal prediction intervals."""
+"""Stacked ensemble weights per horizon and split-conformal prediction intervals.
+
+Point forecasts of a whole-number instrument (PHQ-9 and GAD-7 are sums of item scores,
+the mood rating is 0-10 in steps of 1) are rounded to whole numbers: a median of a
+whole-number variable can always be taken whole. The interval bounds stay continuous,
+fitted around the unrounded median: offsets around a whole median would be whole
+numbers too, and an interval with whole-number ends over-covers a whole-number target.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +23,17 @@ class EnsembleCalibration:
     lower_offset: np.ndarray  # (H,) added to the median for the 0.1 bound
     upper_offset: np.ndarray  # (H,) added to the median for the 0.9 bound
     coverage: float = 0.8
+    round_median: bool = False  # whole-number instrument: the point forecast is whole
 
     def combine(self, transformer_median: np.ndarray, xgb_pred: np.ndarray) -> np.ndarray:
         return transformer_median * self.weights[:, 0] + xgb_pred * self.weights[:, 1]
 
     def interval(self, median: np.ndarray, low: float, high: float):
+        """(lower, point forecast, upper) from the combined, unrounded median."""
         lower = np.clip(median + self.lower_offset, low, high)
         upper = np.clip(median + self.upper_offset, low, high)
-        return lower, np.clip(median, low, high), upper
+        point = np.clip(np.round(median) if self.round_median else median, low, high)
+        return np.minimum(lower, point), point, np.maximum(upper, point)
 
     def to_dict(self) -> dict:
         return {
@@ -31,6 +41,7 @@ class EnsembleCalibration:
             "lower_offset": self.lower_offset.tolist(),
             "upper_offset": self.upper_offset.tolist(),
             "coverage": self.coverage,
+            "round_median": self.round_median,
         }
 
     @classmethod
@@ -40,6 +51,7 @@ class EnsembleCalibration:
             np.array(data["lower_offset"]),
             np.array(data["upper_offset"]),
             data["coverage"],
+            bool(data.get("round_median", False)),  # bundles from before rounding: False
         )
 
 
@@ -84,6 +96,7 @@ def calibrate(
     observed: np.ndarray,
     use_ensemble: bool,
     coverage: float = 0.8,
+    round_median: bool = False,
 ) -> EnsembleCalibration:
     horizon = target.shape[1]
     if use_ensemble:
@@ -92,4 +105,4 @@ def calibrate(
         weights = np.tile([1.0, 0.0], (horizon, 1))
     median = transformer_median * weights[:, 0] + xgb_pred * weights[:, 1]
     lower, upper = conformal_offsets(median, target, observed, coverage)
-    return EnsembleCalibration(weights, lower, upper, coverage)
+    return EnsembleCalibration(weights, lower, upper, coverage, round_median)

@@ -18,6 +18,8 @@ class ForecastSpec:
     stride: int = 7
     seed: int = 7
     max_train_windows: int = 40_000  # a seeded sample bounds training time on big cohorts
+    # every instrument is scored in whole numbers: the point forecast is rounded to one
+    round_median: bool = True
 
     def __post_init__(self) -> None:
         if self.target not in {i.value for i in Instrument}:

@@ -196,7 +196,12 @@ def fit_ensemble(
     w = prepared.windows["validation"]
     raw = bundle.forecast(w)
     bundle.calibration = ensemble.calibrate(
-        raw.transformer_median, raw.xgboost, w.target, w.target_observed, use_ensemble
+        raw.transformer_median,
+        raw.xgboost,
+        w.target,
+        w.target_observed,
+        use_ensemble,
+        round_median=spec.round_median,
     )
     return bundle
 
@@ -210,6 +215,12 @@ def evaluate(
 ) -> dict:
     """Per-horizon metrics of every model and baseline on test and held-out windows."""
     low, high = spec.score_range
+
+    def point(values: np.ndarray) -> np.ndarray:
+        """Every model's point forecast under the ensemble's rule (whole numbers or not),
+        so that the comparison is like for like."""
+        return np.round(values) if bundle.calibration.round_median else values
+
     results: dict[str, dict] = {}
     for name in ("test", "heldout"):
         w = prepared.windows[name]
@@ -223,10 +234,10 @@ def evaluate(
                 w.target, w.target_observed, f.median, scale, f.lower, f.upper
             ),
             "transformer": horizon_metrics(
-                w.target, w.target_observed, tq[..., 1], scale, tq[..., 0], tq[..., 2]
+                w.target, w.target_observed, point(tq[..., 1]), scale, tq[..., 0], tq[..., 2]
             ),
             "xgboost": horizon_metrics(
-                w.target, w.target_observed, np.clip(f.xgboost, low, high), scale
+                w.target, w.target_observed, point(np.clip(f.xgboost, low, high)), scale
             ),
             "last_value": horizon_metrics(
                 w.target, w.target_observed, baselines.last_value(w.history, spec.horizon), scale
@@ -239,7 +250,7 @@ def evaluate(
             ),
         }
         if with_ets:
-            ets = np.clip(baselines.auto_ets(w.history, spec.horizon), low, high)
+            ets = point(np.clip(baselines.auto_ets(w.history, spec.horizon), low, high))
             rows["auto_ets"] = horizon_metrics(w.target, w.target_observed, ets, scale)
         if champion is not None:
             c = champion.forecast(w)
