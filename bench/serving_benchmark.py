@@ -6,7 +6,10 @@ Both servers serve the same registered MLflow model on loopback. For each protoc
 requests is sent and p50/p95/p99 latency and throughput are measured. Resident memory of
 each server is read at the end. Results: bench/results/serving.json and a table.
 
-    .venv/bin/python bench/serving_benchmark.py [--requests 400] [--seconds 20]
+    .venv/bin/python bench/serving_benchmark.py [--requests 400] [--seconds 20] [--floor]
+
+``--floor`` adds a KServe server whose model does no work (bench/kserve_floor_server.py),
+loaded the same way: the latency the framework alone costs on this machine.
 """
 
 from __future__ import annotations
@@ -150,6 +153,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 128])
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure a KServe server whose model does no work (the framework's floor)",
+    )
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="novamind-serving-"))
     env = dict(os.environ) | {
@@ -203,10 +211,24 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=(work / "mlflow-serve.log").open("w"),
     )
+    floor, floor_port = None, free_port()
+    if options.floor:
+        floor = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "kserve_floor_server.py"),
+                str(floor_port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(work / "floor-serve.log").open("w"),
+        )
     report = {"cpu_count": os.cpu_count(), "runs": [], "rss_mib": {}}
     try:
         wait_ready(f"http://127.0.0.1:{ours_port}/v2/health/ready", ours)
         wait_ready(f"http://127.0.0.1:{theirs_port}/health", theirs)
+        if floor is not None:
+            wait_ready(f"http://127.0.0.1:{floor_port}/v2/health/ready", floor)
         token = TokenService(SECRET).mint("bench", [Role.SERVICE])
         auth = {"Authorization": f"Bearer {token}"}
         targets = [
@@ -224,6 +246,9 @@ def main() -> None:
             ),
             ("mlflow", "invocations", f"http://127.0.0.1:{theirs_port}/invocations", {}),
         ]
+        if floor is not None:
+            url = f"http://127.0.0.1:{floor_port}/v1/models/floor:predict"
+            targets.append(("kserve-floor", "v1", url, {}))
         for server, kind, url, headers in targets:
             for patients in (1, 8):
                 for clients in options.concurrency:
@@ -245,7 +270,9 @@ def main() -> None:
             tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
             report["rss_mib"][name] = round(sum(p.memory_info().rss for p in tree) / 2**20)
     finally:
-        for process in (ours, theirs):
+        for process in (ours, theirs, floor):
+            if process is None:
+                continue
             process.terminate()
             process.wait(timeout=30)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -115,7 +115,7 @@ class SymptomForecasterModel(Model):
         return {**payload, "forecast": forecast, "payload_rows": logged}
 
     async def postprocess(self, result: dict, headers=None, response_headers=None):
-        forecast: pd.DataFrame = result["forecast"]
+        forecast: dict[str, np.ndarray] = result["forecast"]
         if self.payload_log is not None and self.payload_log.append(
             result["payload_rows"], auto_flush=False
         ):
@@ -123,7 +123,7 @@ class SymptomForecasterModel(Model):
         if self.audit is not None:
             details = {
                 "subject": (headers or {}).get("x-novamind-subject", "unknown"),
-                "patients": sorted(forecast["patient_key"].unique().tolist()),
+                "patients": sorted(set(forecast["patient_key"].tolist())),
                 "protocol": result["protocol"],
             }
             await self.audit_writer.submit(("predict", f"{self.name}/{self.version}", details))
@@ -139,27 +139,41 @@ class SymptomForecasterModel(Model):
         self.audit.record_many(events)
         return [None] * len(events)
 
-    def _forecast_batch(self, frames: list[pd.DataFrame]) -> list[tuple[pd.DataFrame, list]]:
+    def _forecast_batch(self, frames: list[pd.DataFrame]) -> list[tuple[dict, list]]:
         """One forward pass for many requests (patient keys made unique per request), and
-        the payload-log rows of each request, all in the batcher's worker thread."""
+        the payload-log rows of each request, all in the batcher's worker thread. Each
+        request gets its forecast as columns (arrays), not a DataFrame of its own."""
         bundle, version = self.bundle, self.version  # one consistent model for the batch
-        tagged = [f.assign(patient_key=f"{i}|" + f["patient_key"]) for i, f in enumerate(frames)]
-        history = pd.concat(tagged, ignore_index=True)
+        sizes = [len(f) for f in frames]
+        history = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        prefix = np.array([f"{i}|" for i in range(len(frames))], dtype=object)
+        keys = history["patient_key"].to_numpy(dtype=object)
+        history = history.assign(patient_key=np.repeat(prefix, sizes) + keys)
         out = bundle.forecast_history(history)
         logged = (
             _payload_rows(history, out, version, bundle.spec.context_days)
             if self.payload_log is not None
             else []
         )
-        parts = out["patient_key"].str.split("|", n=1)
-        request = parts.str[0].astype(int).to_numpy()
-        out["patient_key"] = parts.str[1]
+        tagged = out["patient_key"].to_numpy(dtype=object)
+        request = np.fromiter((int(k.partition("|")[0]) for k in tagged), int, len(tagged))
+        columns = {
+            "patient_key": np.array([k.partition("|")[2] for k in tagged], dtype=object),
+            "horizon": out["horizon"].to_numpy(np.int32),
+            "day": out["day"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object),
+            **{c: out[c].to_numpy(float) for c in ("median", "lower", "upper")},
+        }
+        order = np.argsort(request, kind="stable")  # rows of a request keep their order
+        bounds = np.searchsorted(request[order], np.arange(len(frames) + 1))
         by_request: dict[int, list] = {}
         for row in logged:
             index, _, row["patient_key"] = row["patient_key"].partition("|")
             by_request.setdefault(int(index), []).append(row)
         return [
-            (out[request == i].reset_index(drop=True), by_request.get(i, []))
+            (
+                {k: v[order[bounds[i] : bounds[i + 1]]] for k, v in columns.items()},
+                by_request.get(i, []),
+            )
             for i in range(len(frames))
         ]
 
@@ -171,21 +185,22 @@ class SymptomForecasterModel(Model):
             raise InvalidInput("empty batch: 'instances' holds no patient")
         if len(instances) > MAX_INSTANCES:
             raise InvalidInput(f"at most {MAX_INSTANCES} instances per request")
-        frames = []
+        parts: list[dict | pd.DataFrame] = []
+        days_of: dict[str, set] = {}
         for i, instance in enumerate(instances):
             if not isinstance(instance, dict) or not isinstance(instance.get("patient_key"), str):
                 raise InvalidInput(f"instances[{i}] needs a string 'patient_key'")
             key = _check_key(instance["patient_key"], f"instances[{i}]")
             if "history" in instance:
-                frames.append(_history_frame(key, instance["history"], f"instances[{i}]"))
+                part = _history_columns(key, instance["history"], f"instances[{i}]")
             else:
-                frames.append(self._stored_history(key, f"instances[{i}]"))
-        frame = pd.concat(frames, ignore_index=True)
-        if frame["patient_key"].duplicated().any() and (
-            frame.groupby("patient_key")["day"].apply(lambda d: d.duplicated().any()).any()
-        ):
-            raise InvalidInput("a patient appears twice with overlapping days")
-        return frame
+                part = self._stored_history(key, f"instances[{i}]")
+            days = set(np.asarray(part["day"], dtype="datetime64[D]").tolist())
+            if key in days_of and days_of[key] & days:
+                raise InvalidInput("a patient appears twice with overlapping days")
+            days_of.setdefault(key, set()).update(days)
+            parts.append(part)
+        return _frame(parts)
 
     def _from_v2(self, request: InferRequest) -> pd.DataFrame:
         known = {"patient_key", "day", *VALUE_COLUMNS}
@@ -226,11 +241,10 @@ class SymptomForecasterModel(Model):
             dict(zip(columns, values, strict=True))
             for values in zip(*columns.values(), strict=True)
         ]
-        frames = [
-            _history_frame(k, [r for r in rows if r["patient_key"] == k], "inputs")
-            for k in dict.fromkeys(columns["patient_key"])
-        ]
-        return pd.concat(frames, ignore_index=True)
+        by_key: dict[str, list] = {}
+        for row in rows:
+            by_key.setdefault(row["patient_key"], []).append(row)
+        return _frame([_history_columns(k, r, "inputs") for k, r in by_key.items()])
 
     def _stored_history(self, key: str, where: str) -> pd.DataFrame:
         if self.history_source is None:
@@ -242,17 +256,23 @@ class SymptomForecasterModel(Model):
 
     def _check_history(self, frame: pd.DataFrame) -> None:
         need = self.bundle.spec.context_days
-        days = frame.groupby("patient_key", sort=False)["day"]
-        spans = (days.max() - days.min()).dt.days + 1
-        short = spans[spans < need]
+        codes, keys = pd.factorize(frame["patient_key"])
+        days = frame["day"].to_numpy("datetime64[D]").astype(np.int64)
+        first = np.full(len(keys), np.iinfo(np.int64).max)
+        last = np.full(len(keys), np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, days)
+        np.maximum.at(last, codes, days)
+        spans = last - first + 1
+        short = np.flatnonzero(spans < need)
         if len(short):
-            key, days = short.index[0], int(short.iloc[0])
+            key, days = keys[short[0]], int(spans[short[0]])
             raise InvalidInput(
                 f"patient {key} has {days} days of history; the model needs {need} consecutive days"
             )
 
 
 EARLIEST_DAY = pd.Timestamp("1900-01-01")
+EARLIEST = np.datetime64("1900-01-01", "D")
 PSEUDONYM = re.compile(r"^p_[0-9a-f]{24}$")
 VALID_RANGES = {
     **{i.value: i.score_range for i in Instrument},
@@ -304,7 +324,8 @@ def _value(value: Any, column: str, where: str) -> float:
     return number
 
 
-def _history_frame(key: str, history: Any, where: str) -> pd.DataFrame:
+def _history_columns(key: str, history: Any, where: str) -> dict[str, Any]:
+    """One patient's checked daily rows as columns (days ascending)."""
     if not isinstance(history, list) or not history:
         raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
     columns: dict[str, list] = {c: [] for c in VALUE_COLUMNS}
@@ -321,32 +342,48 @@ def _history_frame(key: str, history: Any, where: str) -> pd.DataFrame:
             columns[column].append(
                 _value(row.get(column), column, f"{where}.history[{j}].{column}")
             )
-    frame = pd.DataFrame({"patient_key": key, "day": _days(raw_days, where), **columns})
-    if frame["day"].duplicated().any():
+    days = _days(raw_days, where)
+    out = {"day": days, **{c: np.asarray(v, dtype=float) for c, v in columns.items()}}
+    if len(np.unique(days)) != len(days):
         raise InvalidInput(f"{where}.history has the same day twice")
-    if frame["day"].is_monotonic_increasing:
-        return frame
-    return frame.sort_values("day", ignore_index=True)
+    if (np.diff(days.astype(np.int64)) < 0).any():
+        order = np.argsort(days, kind="stable")
+        out = {c: v[order] for c, v in out.items()}
+    return {"patient_key": np.full(len(days), key, dtype=object), **out}
 
 
-def _days(values: list, where: str) -> pd.DatetimeIndex:
+def _frame(parts: list[dict | pd.DataFrame]) -> pd.DataFrame:
+    """One history frame (patient_key, day, values) from per-patient columns or frames."""
+    frames = [p for p in parts if isinstance(p, pd.DataFrame)]
+    columns = [p for p in parts if not isinstance(p, pd.DataFrame)]
+    if columns:
+        names = ("patient_key", "day", *VALUE_COLUMNS)
+        merged = {n: np.concatenate([c[n] for c in columns]) for n in names}
+        merged["day"] = merged["day"].astype("datetime64[ns]")
+        frames.insert(0, pd.DataFrame(merged))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _days(values: list, where: str) -> np.ndarray:
     """Parse the days at once when all are ISO dates in range; otherwise row by row, so the
     error names the first bad row."""
-    latest = _latest_day()
+    latest = np.datetime64(_latest_day().date(), "D")
     if all(isinstance(v, str) and len(v) == 10 for v in values):
-        days = pd.to_datetime(pd.Index(values), format="%Y-%m-%d", errors="coerce")
-        if not days.hasnans and days.min() >= EARLIEST_DAY and days.max() <= latest:
+        try:
+            days = np.array(values, dtype="datetime64[D]")
+        except ValueError:
+            days = None
+        if days is not None and days.min() >= EARLIEST and days.max() <= latest:
             return days
-    return pd.DatetimeIndex(
-        [_day(v, f"{where}.history[{j}].day", latest) for j, v in enumerate(values)]
-    )
+    stamps = [_day(v, f"{where}.history[{j}].day") for j, v in enumerate(values)]
+    return np.array([d.date() for d in stamps], dtype="datetime64[D]")
 
 
-def _v1_response(version: str | None, forecast: pd.DataFrame) -> dict:
+def _v1_response(version: str | None, forecast: dict[str, np.ndarray]) -> dict:
     keys = forecast["patient_key"].tolist()
     horizon = forecast["horizon"].tolist()
-    day = forecast["day"].dt.strftime("%Y-%m-%d").tolist()
-    median, lower, upper = (forecast[c].round(3).tolist() for c in ("median", "lower", "upper"))
+    day = forecast["day"].tolist()
+    median, lower, upper = (np.round(forecast[c], 3).tolist() for c in ("median", "lower", "upper"))
     predictions: dict[str, dict] = {}
     for i, key in enumerate(keys):
         entry = predictions.get(key)
@@ -369,7 +406,7 @@ def _v1_response(version: str | None, forecast: pd.DataFrame) -> dict:
     return {"predictions": list(predictions.values())}
 
 
-def _v2_response(name, version, forecast: pd.DataFrame, request_id) -> InferResponse:
+def _v2_response(name, version, forecast: dict[str, np.ndarray], request_id) -> InferResponse:
     def out(tensor, datatype, values):
         column = InferOutput(name=tensor, shape=[len(values)], datatype=datatype)
         column.set_data_from_numpy(np.asarray(values), binary_data=False)
@@ -380,12 +417,12 @@ def _v2_response(name, version, forecast: pd.DataFrame, request_id) -> InferResp
         model_version=version,
         response_id=request_id or "",
         infer_outputs=[
-            out("patient_key", "BYTES", forecast["patient_key"].astype(object).to_numpy()),
-            out("horizon", "INT32", forecast["horizon"].to_numpy(np.int32)),
-            out("day", "BYTES", forecast["day"].dt.strftime("%Y-%m-%d").astype(object).to_numpy()),
-            out("median", "FP32", forecast["median"].to_numpy(np.float32)),
-            out("lower", "FP32", forecast["lower"].to_numpy(np.float32)),
-            out("upper", "FP32", forecast["upper"].to_numpy(np.float32)),
+            out("patient_key", "BYTES", forecast["patient_key"]),
+            out("horizon", "INT32", forecast["horizon"]),
+            out("day", "BYTES", forecast["day"]),
+            out("median", "FP32", forecast["median"].astype(np.float32)),
+            out("lower", "FP32", forecast["lower"].astype(np.float32)),
+            out("upper", "FP32", forecast["upper"].astype(np.float32)),
         ],
     )
 
