@@ -363,6 +363,15 @@ def test_v1_predict_with_history(server, registry):
     check_forecast(body["predictions"][0], key, registry.version, HISTORY_END + timedelta(days=1))
 
 
+def test_a_history_in_any_order_gives_the_same_forecast(server, registry):
+    key = registry.keys[1]
+    rows = history(seed=4)
+    ordered = expect(server.predict([{"patient_key": key, "history": rows}]), 200, server)
+    shuffled = random.Random(1).sample(rows, len(rows))
+    unordered = expect(server.predict([{"patient_key": key, "history": shuffled}]), 200, server)
+    assert unordered["predictions"] == ordered["predictions"]
+
+
 def test_v1_predict_reads_the_history_from_the_store(server, registry):
     stored, sent = registry.keys[1], registry.keys[2]
     body = expect(
@@ -610,6 +619,25 @@ BAD_INPUT = [
         413,
         "request body over 1048576 bytes",
         id="body-over-1-MiB",
+    ),
+    pytest.param(
+        _v1(patient_key="KEY", history=_history_with(4, day=history()[3]["day"])),
+        400,
+        "history has the same day twice",
+        id="same-day-twice",
+    ),
+    pytest.param(
+        {
+            "json": {
+                "instances": [
+                    {"patient_key": "KEY", "history": history()},
+                    {"patient_key": "KEY", "history": history(days=28)},
+                ]
+            }
+        },
+        400,
+        "a patient appears twice with overlapping days",
+        id="patient-twice-overlapping",
     ),
     pytest.param(
         _v1(patient_key="KEY", history=_history_with(5, day=None)),
