@@ -97,21 +97,21 @@ class SymptomForecasterModel(Model):
             except ValueError as exc:
                 raise InvalidInput(f"malformed JSON: {exc}") from None
         if isinstance(payload, InferRequest):
-            frame, protocol = self._from_v2(payload), "v2"
+            parts, protocol = self._from_v2(payload), "v2"
         elif isinstance(payload, dict):
-            frame, protocol = self._from_v1(payload), "v1"
+            parts, protocol = self._from_v1(payload), "v1"
         else:
             raise InvalidInput("the body must be a JSON object")
-        self._check_history(frame)
+        self._check_history(parts)
         return {
-            "frame": frame,
+            "parts": parts,
             "protocol": protocol,
             "started": started,
             "request_id": payload.id if isinstance(payload, InferRequest) else None,
         }
 
     async def predict(self, payload: dict, headers=None) -> dict:
-        forecast, logged = await self.batcher.submit(payload["frame"])
+        forecast, logged = await self.batcher.submit(payload["parts"])
         return {**payload, "forecast": forecast, "payload_rows": logged}
 
     async def postprocess(self, result: dict, headers=None, response_headers=None):
@@ -139,16 +139,18 @@ class SymptomForecasterModel(Model):
         self.audit.record_many(events)
         return [None] * len(events)
 
-    def _forecast_batch(self, frames: list[pd.DataFrame]) -> list[tuple[dict, list]]:
+    def _forecast_batch(self, requests: list[list[dict]]) -> list[tuple[dict, list]]:
         """One forward pass for many requests (patient keys made unique per request), and
-        the payload-log rows of each request, all in the batcher's worker thread. Each
-        request gets its forecast as columns (arrays), not a DataFrame of its own."""
+        the payload-log rows of each request, all in the batcher's worker thread: the one
+        history DataFrame of the batch is built here, off the event loop. Each request gets
+        its forecast as columns (arrays), not a DataFrame of its own."""
         bundle, version = self.bundle, self.version  # one consistent model for the batch
-        sizes = [len(f) for f in frames]
-        history = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        prefix = np.array([f"{i}|" for i in range(len(frames))], dtype=object)
+        parts = [part for request in requests for part in request]
+        sizes = [sum(len(part["day"]) for part in request) for request in requests]
+        prefix = np.array([f"{i}|" for i in range(len(requests))], dtype=object)
+        history = _frame(parts)
         keys = history["patient_key"].to_numpy(dtype=object)
-        history = history.assign(patient_key=np.repeat(prefix, sizes) + keys)
+        history["patient_key"] = np.repeat(prefix, sizes) + keys
         out = bundle.forecast_history(history)
         logged = (
             _payload_rows(history, out, version, bundle.spec.context_days)
@@ -164,7 +166,7 @@ class SymptomForecasterModel(Model):
             **{c: out[c].to_numpy(float) for c in ("median", "lower", "upper")},
         }
         order = np.argsort(request, kind="stable")  # rows of a request keep their order
-        bounds = np.searchsorted(request[order], np.arange(len(frames) + 1))
+        bounds = np.searchsorted(request[order], np.arange(len(requests) + 1))
         by_request: dict[int, list] = {}
         for row in logged:
             index, _, row["patient_key"] = row["patient_key"].partition("|")
@@ -174,10 +176,10 @@ class SymptomForecasterModel(Model):
                 {k: v[order[bounds[i] : bounds[i + 1]]] for k, v in columns.items()},
                 by_request.get(i, []),
             )
-            for i in range(len(frames))
+            for i in range(len(requests))
         ]
 
-    def _from_v1(self, payload: dict) -> pd.DataFrame:
+    def _from_v1(self, payload: dict) -> list[dict]:
         instances = payload.get("instances")
         if not isinstance(instances, list):
             raise InvalidInput('expected {"instances": [...]}')
@@ -185,7 +187,7 @@ class SymptomForecasterModel(Model):
             raise InvalidInput("empty batch: 'instances' holds no patient")
         if len(instances) > MAX_INSTANCES:
             raise InvalidInput(f"at most {MAX_INSTANCES} instances per request")
-        parts: list[dict | pd.DataFrame] = []
+        parts: list[dict] = []
         days_of: dict[str, set] = {}
         for i, instance in enumerate(instances):
             if not isinstance(instance, dict) or not isinstance(instance.get("patient_key"), str):
@@ -195,14 +197,17 @@ class SymptomForecasterModel(Model):
                 part = _history_columns(key, instance["history"], f"instances[{i}]")
             else:
                 part = self._stored_history(key, f"instances[{i}]")
-            days = set(np.asarray(part["day"], dtype="datetime64[D]").tolist())
-            if key in days_of and days_of[key] & days:
-                raise InvalidInput("a patient appears twice with overlapping days")
-            days_of.setdefault(key, set()).update(days)
+            if key in days_of:
+                days = set(part["day"].tolist())
+                if days_of[key] & days:
+                    raise InvalidInput("a patient appears twice with overlapping days")
+                days_of[key].update(days)
+            else:
+                days_of[key] = set(part["day"].tolist())
             parts.append(part)
-        return _frame(parts)
+        return parts
 
-    def _from_v2(self, request: InferRequest) -> pd.DataFrame:
+    def _from_v2(self, request: InferRequest) -> list[dict]:
         known = {"patient_key", "day", *VALUE_COLUMNS}
         columns: dict[str, Any] = {}
         for tensor in request.inputs:
@@ -234,9 +239,7 @@ class SymptomForecasterModel(Model):
             raise InvalidInput("empty batch: the input tensors hold no rows")
         if set(columns) == {"patient_key"}:
             keys = list(dict.fromkeys(columns["patient_key"]))
-            return pd.concat(
-                [self._stored_history(k, "patient_key") for k in keys], ignore_index=True
-            )
+            return [self._stored_history(k, "patient_key") for k in keys]
         rows = [
             dict(zip(columns, values, strict=True))
             for values in zip(*columns.values(), strict=True)
@@ -244,31 +247,42 @@ class SymptomForecasterModel(Model):
         by_key: dict[str, list] = {}
         for row in rows:
             by_key.setdefault(row["patient_key"], []).append(row)
-        return _frame([_history_columns(k, r, "inputs") for k, r in by_key.items()])
+        return [_history_columns(k, r, "inputs") for k, r in by_key.items()]
 
-    def _stored_history(self, key: str, where: str) -> pd.DataFrame:
+    def _stored_history(self, key: str, where: str) -> dict[str, np.ndarray]:
         if self.history_source is None:
             raise InvalidInput(f"{where}: send 'history' (this server has no patient store)")
         frame = self.history_source(key, self.bundle.spec.context_days)
         if frame is None or frame.empty:
             raise InvalidInput(f"{where}: no stored history for patient {key}")
-        return frame
+        frame = frame.sort_values("day")
+        return {
+            "patient_key": np.full(len(frame), key, dtype=object),
+            "day": frame["day"].to_numpy("datetime64[D]"),
+            **{
+                c: frame[c].to_numpy(float) if c in frame else np.full(len(frame), np.nan)
+                for c in VALUE_COLUMNS
+            },
+        }
 
-    def _check_history(self, frame: pd.DataFrame) -> None:
+    def _check_history(self, parts: list[dict]) -> None:
+        """Every patient spans at least the model's context (parts: one patient each)."""
         need = self.bundle.spec.context_days
-        codes, keys = pd.factorize(frame["patient_key"])
-        days = frame["day"].to_numpy("datetime64[D]").astype(np.int64)
-        first = np.full(len(keys), np.iinfo(np.int64).max)
-        last = np.full(len(keys), np.iinfo(np.int64).min)
-        np.minimum.at(first, codes, days)
-        np.maximum.at(last, codes, days)
-        spans = last - first + 1
-        short = np.flatnonzero(spans < need)
-        if len(short):
-            key, days = keys[short[0]], int(spans[short[0]])
-            raise InvalidInput(
-                f"patient {key} has {days} days of history; the model needs {need} consecutive days"
-            )
+        spans: dict[str, list] = {}
+        for part in parts:
+            key, days = part["patient_key"][0], part["day"]
+            first, last = days.min(), days.max()
+            if key in spans:
+                spans[key] = [min(spans[key][0], first), max(spans[key][1], last)]
+            else:
+                spans[key] = [first, last]
+        for key, (first, last) in spans.items():
+            days = int((last - first).astype(int)) + 1
+            if days < need:
+                raise InvalidInput(
+                    f"patient {key} has {days} days of history; "
+                    f"the model needs {need} consecutive days"
+                )
 
 
 EARLIEST_DAY = pd.Timestamp("1900-01-01")
@@ -352,16 +366,12 @@ def _history_columns(key: str, history: Any, where: str) -> dict[str, Any]:
     return {"patient_key": np.full(len(days), key, dtype=object), **out}
 
 
-def _frame(parts: list[dict | pd.DataFrame]) -> pd.DataFrame:
-    """One history frame (patient_key, day, values) from per-patient columns or frames."""
-    frames = [p for p in parts if isinstance(p, pd.DataFrame)]
-    columns = [p for p in parts if not isinstance(p, pd.DataFrame)]
-    if columns:
-        names = ("patient_key", "day", *VALUE_COLUMNS)
-        merged = {n: np.concatenate([c[n] for c in columns]) for n in names}
-        merged["day"] = merged["day"].astype("datetime64[ns]")
-        frames.insert(0, pd.DataFrame(merged))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+def _frame(parts: list[dict]) -> pd.DataFrame:
+    """One history frame (patient_key, day, values) from per-patient columns."""
+    names = ("patient_key", "day", *VALUE_COLUMNS)
+    merged = {n: np.concatenate([part[n] for part in parts]) for n in names}
+    merged["day"] = merged["day"].astype("datetime64[ns]")
+    return pd.DataFrame(merged)
 
 
 def _days(values: list, where: str) -> np.ndarray:
