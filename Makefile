@@ -62,6 +62,8 @@ bench: venv
 	$(BIN)/python bench/pipeline_benchmark.py
 	$(BIN)/python bench/quantization_benchmark.py
 	$(BIN)/python bench/drift_benchmark.py
+	$(BIN)/python bench/serving_benchmark.py --floor
+	$(BIN)/python bench/forecast_ceiling.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
