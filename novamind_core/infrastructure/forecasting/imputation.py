@@ -46,19 +46,19 @@ def build_daily_grid(
     days = pd.DatetimeIndex(span["min"]).repeat(lengths) + pd.to_timedelta(offsets, unit="D")
     keys = np.repeat(span.index.to_numpy(), lengths)
     frame = daily.reindex(pd.MultiIndex.from_arrays([keys, days], names=[KEY, "day"]))
-    patient = np.repeat(np.arange(len(lengths)), lengths)
-    position = np.arange(total, dtype=float)
+    start = np.repeat(np.cumsum(lengths) - lengths, lengths)  # each row's patient's first row
+    position = np.arange(total)
     out: dict[str, np.ndarray] = {}
     for column in daily.columns:
         values = frame[column].to_numpy(dtype=float)
         observed = ~np.isnan(values)
-        # position of the last observed day so far, within the same patient (LOCF)
-        last = pd.Series(np.where(observed, position, np.nan)).groupby(patient).ffill()
-        last = last.to_numpy()
-        seen = ~np.isnan(last)
-        filled = pd.Series(values).groupby(patient).ffill().to_numpy()
-        out[column] = np.where(np.isnan(filled), fill_values.get(column, 0.0), filled)
+        # row of the last observed day so far (running maximum); a row before the
+        # patient's first row belongs to another patient: not seen yet (LOCF per patient)
+        last = np.maximum.accumulate(np.where(observed, position, -1))
+        seen = last >= start
+        filled = np.where(seen, values[np.maximum(last, 0)], fill_values.get(column, 0.0))
+        out[column] = filled
         out[f"{column}_observed"] = observed.astype(np.int8)
-        since = np.where(seen, position - np.where(seen, last, 0.0), DAYS_SINCE_CAP)
+        since = np.where(seen, position - last, DAYS_SINCE_CAP)
         out[f"{column}_days_since"] = since.clip(0, DAYS_SINCE_CAP).astype(np.int16)
     return pd.DataFrame({KEY: keys, "day": days, "day_of_week": days.dayofweek, **out})
