@@ -12,8 +12,6 @@ import re
 import time
 from collections.abc import Callable
 
-import jwt
-
 from novamind_core.domain.errors import AuthenticationError, AuthorizationError
 from novamind_core.domain.security import Role
 
@@ -46,8 +44,7 @@ class VerifiedTokens:
                 return principal
             del self._cache[token]
             raise AuthenticationError("token expired")
-        principal = self.tokens.verify(token)  # raises AuthenticationError when invalid
-        expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+        principal, expires = self.tokens.verify_until(token)  # raises when invalid
         if len(self._cache) >= self.size:
             del self._cache[next(iter(self._cache))]
         self._cache[token] = (principal, expires)

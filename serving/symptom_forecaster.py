@@ -197,13 +197,10 @@ class SymptomForecasterModel(Model):
                 part = _history_columns(key, instance["history"], f"instances[{i}]")
             else:
                 part = self._stored_history(key, f"instances[{i}]")
-            if key in days_of:
-                days = set(part["day"].tolist())
-                if days_of[key] & days:
-                    raise InvalidInput("a patient appears twice with overlapping days")
-                days_of[key].update(days)
-            else:
-                days_of[key] = set(part["day"].tolist())
+            days, seen = set(part["day"].tolist()), days_of.setdefault(key, set())
+            if seen & days:
+                raise InvalidInput("a patient appears twice with overlapping days")
+            seen.update(days)
             parts.append(part)
         return parts
 
@@ -255,7 +252,6 @@ class SymptomForecasterModel(Model):
         frame = self.history_source(key, self.bundle.spec.context_days)
         if frame is None or frame.empty:
             raise InvalidInput(f"{where}: no stored history for patient {key}")
-        frame = frame.sort_values("day")
         return {
             "patient_key": np.full(len(frame), key, dtype=object),
             "day": frame["day"].to_numpy("datetime64[D]"),
@@ -268,14 +264,12 @@ class SymptomForecasterModel(Model):
     def _check_history(self, parts: list[dict]) -> None:
         """Every patient spans at least the model's context (parts: one patient each)."""
         need = self.bundle.spec.context_days
-        spans: dict[str, list] = {}
+        spans: dict[str, tuple] = {}
         for part in parts:
-            key, days = part["patient_key"][0], part["day"]
-            first, last = days.min(), days.max()
+            key, first, last = part["patient_key"][0], part["day"].min(), part["day"].max()
             if key in spans:
-                spans[key] = [min(spans[key][0], first), max(spans[key][1], last)]
-            else:
-                spans[key] = [first, last]
+                first, last = min(spans[key][0], first), max(spans[key][1], last)
+            spans[key] = (first, last)
         for key, (first, last) in spans.items():
             days = int((last - first).astype(int)) + 1
             if days < need:

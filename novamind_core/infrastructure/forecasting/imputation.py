@@ -56,8 +56,7 @@ def build_daily_grid(
         # patient's first row belongs to another patient: not seen yet (LOCF per patient)
         last = np.maximum.accumulate(np.where(observed, position, -1))
         seen = last >= start
-        filled = np.where(seen, values[np.maximum(last, 0)], fill_values.get(column, 0.0))
-        out[column] = filled
+        out[column] = np.where(seen, values[np.maximum(last, 0)], fill_values.get(column, 0.0))
         out[f"{column}_observed"] = observed.astype(np.int8)
         since = np.where(seen, position - last, DAYS_SINCE_CAP)
         out[f"{column}_days_since"] = since.clip(0, DAYS_SINCE_CAP).astype(np.int16)

@@ -42,6 +42,10 @@ class TokenService:
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; AuthenticationError says what was wrong."""
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[Principal, float]:
+        """The principal of a valid token and its expiry (seconds since the epoch)."""
         if not token:
             raise AuthenticationError("missing bearer token")
         try:
@@ -64,7 +68,7 @@ class TokenService:
                 roles.add(Role(name))
             except ValueError:
                 raise AuthenticationError(f"token names an unknown role {name!r}") from None
-        return Principal(str(claims["sub"]), frozenset(roles))
+        return Principal(str(claims["sub"]), frozenset(roles)), float(claims["exp"])
 
 
 def check_api_key(presented: str | None, configured: str | None) -> Principal:
