@@ -199,7 +199,9 @@ def main() -> None:
     from novamind_core.infrastructure.security.tokens import TokenService
     from tests.support.tiny_forecaster import train_tiny_bundle
 
-    _, evaluation, _ = train_tiny_bundle(work / "bundle", KEY)
+    # the architecture the pipeline trains by default (2 encoder / 2 decoder layers, XGBoost
+    # tuned over 8 trials); one epoch on a small cohort, as only the shape sets the cost
+    _, evaluation, _ = train_tiny_bundle(work / "bundle", KEY, layers=2, trials=8)
     registered = register_symptom_forecaster(
         work / "bundle", evaluation, {"bench": True}, {"version": "bench", "fingerprint": ""}, ""
     )

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from kserve.errors import InvalidInput, ModelNotReady
 
 from novamind_core.domain.drift import PREDICTION
 from novamind_core.domain.observations import BiometricKind, Instrument
-from novamind_core.infrastructure.monitoring.drift_features import last_observed
+from novamind_core.infrastructure.monitoring.drift_features import last_observed_on_grid
 from serving import metrics
 from serving.micro_batcher import MicroBatcher
 
@@ -140,44 +141,40 @@ class SymptomForecasterModel(Model):
         return [None] * len(events)
 
     def _forecast_batch(self, requests: list[list[dict]]) -> list[tuple[dict, list]]:
-        """One forward pass for many requests (patient keys made unique per request), and
-        the payload-log rows of each request, all in the batcher's worker thread: the one
-        history DataFrame of the batch is built here, off the event loop. Each request gets
-        its forecast as columns (arrays), not a DataFrame of its own."""
+        """One forward pass for many requests, and the payload-log rows of each request,
+        in the batcher's worker thread and in numpy throughout (no DataFrame per batch).
+        Each request is a list of daily histories, one per patient (preprocess merges a
+        patient sent twice), each spanning at least the model's context."""
         bundle, version = self.bundle, self.version  # one consistent model for the batch
         parts = [part for request in requests for part in request]
-        sizes = [sum(len(part["day"]) for part in request) for request in requests]
-        prefix = np.array([f"{i}|" for i in range(len(requests))], dtype=object)
-        history = _frame(parts)
-        keys = history["patient_key"].to_numpy(dtype=object)
-        history["patient_key"] = np.repeat(prefix, sizes) + keys
-        out = bundle.forecast_history(history)
-        logged = (
-            _payload_rows(history, out, version, bundle.spec.context_days)
-            if self.payload_log is not None
-            else []
-        )
-        tagged = out["patient_key"].to_numpy(dtype=object)
-        request = np.fromiter((int(k.partition("|")[0]) for k in tagged), int, len(tagged))
+        out, grid = bundle.forecast_daily(parts)
+        horizon = bundle.spec.horizon
+        if not np.array_equal(out["index"], np.repeat(np.arange(len(parts)), horizon)):
+            raise RuntimeError("a history of the batch got no forecast window")
+        keys = np.array([part["key"] for part in parts], dtype=object)
         columns = {
-            "patient_key": np.array([k.partition("|")[2] for k in tagged], dtype=object),
-            "horizon": out["horizon"].to_numpy(np.int32),
-            "day": out["day"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object),
-            **{c: out[c].to_numpy(float) for c in ("median", "lower", "upper")},
+            "patient_key": np.repeat(keys, horizon),
+            "horizon": out["horizon"].astype(np.int32),
+            "day": np.datetime_as_string(out["day"], unit="D").astype(object),
+            **{c: out[c] for c in ("median", "lower", "upper")},
         }
-        order = np.argsort(request, kind="stable")  # rows of a request keep their order
-        bounds = np.searchsorted(request[order], np.arange(len(requests) + 1))
-        by_request: dict[int, list] = {}
-        for row in logged:
-            index, _, row["patient_key"] = row["patient_key"].partition("|")
-            by_request.setdefault(int(index), []).append(row)
-        return [
-            (
-                {k: v[order[bounds[i] : bounds[i + 1]]] for k, v in columns.items()},
-                by_request.get(i, []),
+        logged = (
+            _payload_rows(grid, keys, out["median"][::horizon], version, bundle.spec.context_days)
+            if self.payload_log is not None
+            else [[] for _ in parts]
+        )
+        results, first = [], 0
+        for request in requests:
+            last = first + len(request)
+            rows = slice(first * horizon, last * horizon)
+            results.append(
+                (
+                    {k: v[rows] for k, v in columns.items()},
+                    [row for part_rows in logged[first:last] for row in part_rows],
+                )
             )
-            for i in range(len(requests))
-        ]
+            first = last
+        return results
 
     def _from_v1(self, payload: dict) -> list[dict]:
         instances = payload.get("instances")
@@ -188,7 +185,6 @@ class SymptomForecasterModel(Model):
         if len(instances) > MAX_INSTANCES:
             raise InvalidInput(f"at most {MAX_INSTANCES} instances per request")
         parts: list[dict] = []
-        days_of: dict[str, set] = {}
         for i, instance in enumerate(instances):
             if not isinstance(instance, dict) or not isinstance(instance.get("patient_key"), str):
                 raise InvalidInput(f"instances[{i}] needs a string 'patient_key'")
@@ -197,12 +193,8 @@ class SymptomForecasterModel(Model):
                 part = _history_columns(key, instance["history"], f"instances[{i}]")
             else:
                 part = self._stored_history(key, f"instances[{i}]")
-            days, seen = set(part["day"].tolist()), days_of.setdefault(key, set())
-            if seen & days:
-                raise InvalidInput("a patient appears twice with overlapping days")
-            seen.update(days)
             parts.append(part)
-        return parts
+        return _one_per_patient(parts)
 
     def _from_v2(self, request: InferRequest) -> list[dict]:
         known = {"patient_key", "day", *VALUE_COLUMNS}
@@ -253,7 +245,7 @@ class SymptomForecasterModel(Model):
         if frame is None or frame.empty:
             raise InvalidInput(f"{where}: no stored history for patient {key}")
         return {
-            "patient_key": np.full(len(frame), key, dtype=object),
+            "key": key,
             "day": frame["day"].to_numpy("datetime64[D]"),
             **{
                 c: frame[c].to_numpy(float) if c in frame else np.full(len(frame), np.nan)
@@ -262,19 +254,14 @@ class SymptomForecasterModel(Model):
         }
 
     def _check_history(self, parts: list[dict]) -> None:
-        """Every patient spans at least the model's context (parts: one patient each)."""
+        """Every patient spans at least the model's context (parts: one patient each,
+        days ascending)."""
         need = self.bundle.spec.context_days
-        spans: dict[str, tuple] = {}
         for part in parts:
-            key, first, last = part["patient_key"][0], part["day"].min(), part["day"].max()
-            if key in spans:
-                first, last = min(spans[key][0], first), max(spans[key][1], last)
-            spans[key] = (first, last)
-        for key, (first, last) in spans.items():
-            days = int((last - first).astype(int)) + 1
+            days = int((part["day"][-1] - part["day"][0]).astype(int)) + 1
             if days < need:
                 raise InvalidInput(
-                    f"patient {key} has {days} days of history; "
+                    f"patient {part['key']} has {days} days of history; "
                     f"the model needs {need} consecutive days"
                 )
 
@@ -296,7 +283,8 @@ def _check_key(key: Any, where: str) -> str:
 
 
 def _latest_day() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC").tz_localize(None).normalize() + pd.Timedelta(days=1)
+    """Tomorrow (UTC): the latest day a history may hold."""
+    return pd.Timestamp(datetime.now(UTC).date() + timedelta(days=1))
 
 
 def _day(value: Any, where: str, latest: pd.Timestamp | None = None) -> pd.Timestamp:
@@ -332,12 +320,38 @@ def _value(value: Any, column: str, where: str) -> float:
     return number
 
 
+NUMBER_TYPES = frozenset((int, float, type(None)))
+
+
+def _values(history: list[dict], where: str) -> dict[str, np.ndarray]:
+    """The value columns of checked rows. All columns are checked at once (plain numbers
+    or null, finite, in range); when any check fails, row by row in order, so the error
+    names the first bad value exactly as a row-wise check would."""
+    out = {}
+    for column in VALUE_COLUMNS:
+        raw = [row.get(column) for row in history]
+        kinds = set(map(type, raw))
+        if not all(k in NUMBER_TYPES or issubclass(k, np.integer | np.floating) for k in kinds):
+            break
+        values = np.array(raw, dtype=float)  # null -> NaN
+        given = np.fromiter((v is not None for v in raw), bool, len(raw))
+        low, high = VALID_RANGES[column]
+        checked = values[given]
+        if not (np.isfinite(checked).all() and (checked >= low).all() and (checked <= high).all()):
+            break
+        out[column] = values
+    else:
+        return out
+    for j, row in enumerate(history):
+        for column in VALUE_COLUMNS:
+            _value(row.get(column), column, f"{where}.history[{j}].{column}")
+    raise AssertionError("a column failed the checks at once but no value failed alone")
+
+
 def _history_columns(key: str, history: Any, where: str) -> dict[str, Any]:
     """One patient's checked daily rows as columns (days ascending)."""
     if not isinstance(history, list) or not history:
         raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
-    columns: dict[str, list] = {c: [] for c in VALUE_COLUMNS}
-    raw_days = []
     allowed = {"day", "patient_key", *VALUE_COLUMNS}
     for j, row in enumerate(history):
         if not isinstance(row, dict) or "day" not in row:
@@ -345,27 +359,34 @@ def _history_columns(key: str, history: Any, where: str) -> dict[str, Any]:
         if not allowed.issuperset(row):
             unknown = sorted(set(row) - allowed)
             raise InvalidInput(f"{where}.history[{j}] has unknown fields {unknown}")
-        raw_days.append(row["day"])
-        for column in VALUE_COLUMNS:
-            columns[column].append(
-                _value(row.get(column), column, f"{where}.history[{j}].{column}")
-            )
-    days = _days(raw_days, where)
-    out = {"day": days, **{c: np.asarray(v, dtype=float) for c, v in columns.items()}}
+    columns = _values(history, where)
+    days = _days([row["day"] for row in history], where)
+    out = {"day": days, **columns}
     if len(np.unique(days)) != len(days):
         raise InvalidInput(f"{where}.history has the same day twice")
     if (np.diff(days.astype(np.int64)) < 0).any():
         order = np.argsort(days, kind="stable")
         out = {c: v[order] for c, v in out.items()}
-    return {"patient_key": np.full(len(days), key, dtype=object), **out}
+    return {"key": key, **out}
 
 
-def _frame(parts: list[dict]) -> pd.DataFrame:
-    """One history frame (patient_key, day, values) from per-patient columns."""
-    names = ("patient_key", "day", *VALUE_COLUMNS)
-    merged = {n: np.concatenate([part[n] for part in parts]) for n in names}
-    merged["day"] = merged["day"].astype("datetime64[ns]")
-    return pd.DataFrame(merged)
+def _one_per_patient(parts: list[dict]) -> list[dict]:
+    """One history per patient: a patient sent in several instances (days not
+    overlapping) becomes one history, days ascending."""
+    by_key: dict[str, list[dict]] = {}
+    for part in parts:
+        by_key.setdefault(part["key"], []).append(part)
+    if len(by_key) == len(parts):
+        return parts
+    merged = []
+    for key, group in by_key.items():
+        day = np.concatenate([part["day"] for part in group])
+        if len(np.unique(day)) != len(day):
+            raise InvalidInput("a patient appears twice with overlapping days")
+        order = np.argsort(day, kind="stable")
+        values = {c: np.concatenate([part[c] for part in group])[order] for c in VALUE_COLUMNS}
+        merged.append({"key": key, "day": day[order], **values})
+    return merged
 
 
 def _days(values: list, where: str) -> np.ndarray:
@@ -431,17 +452,23 @@ def _v2_response(name, version, forecast: dict[str, np.ndarray], request_id) -> 
     )
 
 
-def _payload_rows(
-    frame: pd.DataFrame, forecast: pd.DataFrame, version, context_days: int
-) -> list[dict]:
-    """One row per patient: the monitored features at the forecast origin (the last value
-    observed within the context window, as in the training reference) and the horizon-1
-    median forecast."""
-    features = last_observed(frame, context_days)
-    first = forecast[forecast["horizon"] == 1].set_index("patient_key")["median"]
-    rows = features.reindex(first.index).astype(float)
-    rows[PREDICTION] = first.astype(float)
-    rows = rows.reset_index(names="patient_key")
-    rows.insert(0, "model_version", str(version))
-    rows.insert(0, "logged_at", pd.Timestamp.now(tz="UTC").tz_localize(None))
-    return rows.to_dict("records")
+def _payload_rows(grid, keys, first_median, version, context_days: int) -> list[list[dict]]:
+    """Per history of the batch, its payload-log row: the monitored features at the
+    forecast origin (the last value observed within the context window, as in the
+    training reference) and the horizon-1 median forecast."""
+    features = last_observed_on_grid(grid, context_days)
+    logged_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    names = list(features)
+    values = np.column_stack([features[n] for n in names]).tolist()
+    return [
+        [
+            {
+                "logged_at": logged_at,
+                "model_version": str(version),
+                "patient_key": key,
+                **dict(zip(names, row, strict=True)),
+                PREDICTION: float(median),
+            }
+        ]
+        for key, row, median in zip(keys, values, first_median, strict=True)
+    ]

@@ -15,6 +15,7 @@ from novamind_core.infrastructure.forecasting.imputation import (
     DAYS_SINCE_CAP,
     SYMPTOMS,
     build_daily_grid,
+    daily_grid_columns,
 )
 from novamind_core.infrastructure.forecasting.spec import ForecastSpec
 from novamind_core.infrastructure.forecasting.split import (
@@ -27,6 +28,11 @@ from novamind_core.infrastructure.forecasting.windows import (
     Scaler,
     feature_columns,
     make_windows,
+)
+from novamind_core.infrastructure.monitoring.drift_features import (
+    MONITORED_FEATURES,
+    last_observed,
+    last_observed_on_grid,
 )
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
@@ -535,3 +541,81 @@ def test_spec_for_run_widens_windows_for_long_horizons():
     assert long.target == "phq9" and long.seed == 3
     assert ForecastSpec.from_dict(long.to_dict()) == long
     assert long.score_range == (0.0, 27.0)
+
+
+def _daily_histories(seed: int, patients: int = 6) -> list[dict[str, np.ndarray]]:
+    """Daily histories with gaps, missing values, a variable never sent and a patient whose
+    first days lack every variable."""
+    rng = np.random.default_rng(seed)
+    histories = []
+    for p in range(patients):
+        span = int(rng.integers(5, 45))
+        kept = np.sort(
+            rng.choice(span, size=max(2, int(span * rng.uniform(0.4, 1))), replace=False)
+        )
+        day = np.datetime64("2025-01-01") + int(rng.integers(0, 60)) + kept.astype(np.int64)
+        history = {"day": day.astype("datetime64[D]")}
+        for column, scale in zip(
+            (*SYMPTOMS, *BIOMETRICS), (27, 21, 10, 100, 80, 10, 9000), strict=True
+        ):
+            if column == "hrv_rmssd_ms" and p % 2:
+                continue  # never sent
+            values = rng.uniform(0, scale, len(kept)).round(1)
+            values[rng.random(len(kept)) < 0.35] = np.nan
+            if p == 0:
+                values[:3] = np.nan
+            history[column] = values
+        histories.append(history)
+    return histories
+
+
+def _as_frames(histories):
+    rows = pd.concat(
+        [pd.DataFrame(h).assign(patient_key=f"k{i:02d}") for i, h in enumerate(histories)]
+    )
+    rows["recorded_at"] = pd.to_datetime(rows.pop("day"))
+    for column in (*SYMPTOMS, *BIOMETRICS):
+        if column not in rows:
+            rows[column] = np.nan
+    return rows[["patient_key", "recorded_at", *SYMPTOMS]], rows[
+        ["patient_key", "recorded_at", *BIOMETRICS]
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grid_columns_of_daily_histories_equal_the_pandas_grid(seed):
+    # the server builds the grid of a micro-batch in numpy; it must be training's grid
+    histories = _daily_histories(seed)
+    columns = daily_grid_columns(histories, FILL)
+    expected = build_daily_grid(*_as_frames(histories), FILL)
+    assert list(columns) == list(expected.columns)
+    np.testing.assert_array_equal(
+        columns["patient_key"], expected["patient_key"].str[1:].astype(int)
+    )
+    np.testing.assert_array_equal(
+        columns["day"], expected["day"].to_numpy().astype("datetime64[D]")
+    )
+    for name in list(expected.columns)[2:]:
+        np.testing.assert_array_equal(columns[name], expected[name].to_numpy(), err_msg=name)
+        assert columns[name].dtype == expected[name].to_numpy().dtype or name == "day_of_week"
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_last_observed_on_the_grid_equals_last_observed_of_the_history(seed):
+    histories = _daily_histories(seed, patients=8)
+    rows = pd.concat(
+        [pd.DataFrame(h).assign(patient_key=f"k{i:02d}") for i, h in enumerate(histories)]
+    )
+    for context_days in (7, 28):
+        expected = last_observed(rows, context_days)
+        got = last_observed_on_grid(daily_grid_columns(histories, FILL), context_days)
+        for name in MONITORED_FEATURES:
+            np.testing.assert_array_equal(got[name], expected[name].to_numpy(), err_msg=name)
+        assert np.isnan(got["hrv_rmssd_ms"][1::2]).all()  # never sent: missing, not filled
+
+
+def test_grid_columns_must_be_in_patient_and_day_order_for_windows():
+    columns = daily_grid_columns(_daily_histories(0, patients=2), FILL)
+    shuffled = {k: v[::-1] for k, v in columns.items()}
+    with pytest.raises(ValueError, match="patient and day order"):
+        make_windows(shuffled, "mood", Scaler(), 3, 2)

@@ -490,3 +490,31 @@ def test_bundle_forecasts_the_days_after_each_patients_history(bundle):
     assert list(b["day"]) == list(pd.date_range(days[29] + pd.Timedelta(days=1), periods=H))
     assert (out["lower"] <= out["median"]).all() and (out["median"] <= out["upper"]).all()
     assert out[["lower", "median", "upper"]].stack().between(0, 10).all()
+
+
+def test_forecast_of_daily_columns_equals_the_forecast_of_the_history_frame(bundle):
+    # the server's numpy path and the pandas path (MLflow pyfunc, batch scoring) agree
+    rng = np.random.default_rng(11)
+    histories, frames = [], []
+    for i, length in enumerate((28, 35, 40, 31)):
+        kept = np.sort(rng.choice(length, size=length - 3 * i, replace=False))
+        kept[0], kept[-1] = 0, length - 1  # the span stays ``length`` days
+        kept = np.unique(kept)
+        day = (np.datetime64("2025-02-01") + 5 * i + kept).astype("datetime64[D]")
+        mood = rng.integers(0, 11, len(kept)).astype(float)
+        mood[rng.random(len(kept)) < 0.3] = np.nan
+        steps = rng.integers(1000, 9000, len(kept)).astype(float)
+        histories.append({"day": day, "mood": mood, "steps": steps})
+        frames.append(
+            pd.DataFrame({"patient_key": f"k{i}", "day": day, "mood": mood, "steps": steps})
+        )
+    expected = bundle.forecast_history(pd.concat(frames))
+    columns, grid = bundle.forecast_daily(histories)
+    np.testing.assert_array_equal(columns["index"], expected["patient_key"].str[1:].astype(int))
+    np.testing.assert_array_equal(
+        columns["day"], expected["day"].to_numpy().astype("datetime64[D]")
+    )
+    for name in ("horizon", "median", "lower", "upper"):
+        np.testing.assert_allclose(columns[name], expected[name].to_numpy(), rtol=0, atol=1e-9)
+    spans = [(h["day"][-1] - h["day"][0]).astype(int) + 1 for h in histories]
+    assert len(grid["day"]) == sum(spans)

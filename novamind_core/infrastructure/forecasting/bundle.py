@@ -18,6 +18,7 @@ from novamind_core.infrastructure.forecasting.imputation import (
     KEY,
     SYMPTOMS,
     build_daily_grid,
+    daily_grid_columns,
 )
 from novamind_core.infrastructure.forecasting.spec import ForecastSpec
 from novamind_core.infrastructure.forecasting.windows import Scaler, Windows, make_windows
@@ -77,6 +78,31 @@ class ForecasterBundle:
         observations = _as_records(history, SYMPTOMS)
         biometrics = _as_records(history, BIOMETRICS)
         grid = build_daily_grid(observations, biometrics, self.fill_values)
+        w, columns = self._forecast_last_days(grid)
+        return pd.DataFrame(
+            {
+                KEY: np.repeat(w.keys, self.spec.horizon),
+                **columns,
+                "day": pd.DatetimeIndex(columns["day"]),
+            }
+        )
+
+    def forecast_daily(
+        self, histories: list[dict[str, np.ndarray]]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Forecast the days after each of ``histories``: one patient's daily rows each
+        (``day`` strictly ascending, datetime64[D], and any value columns), as
+        ``daily_grid_columns`` reads them. The same forecast as ``forecast_history`` of
+        those rows (tested), in numpy throughout: the server's micro-batch path.
+
+        Returns the forecast columns (``index``: which history; horizon, day, median,
+        lower, upper) and the daily grid they were made from."""
+        grid = daily_grid_columns(histories, self.fill_values)
+        w, columns = self._forecast_last_days(grid)
+        return {"index": np.repeat(w.keys.astype(np.int64), self.spec.horizon), **columns}, grid
+
+    def _forecast_last_days(self, grid) -> tuple[Windows, dict[str, np.ndarray]]:
+        """The window ending on each patient's last grid day, and its forecast columns."""
         w = make_windows(
             grid,
             self.spec.target,
@@ -89,17 +115,14 @@ class ForecasterBundle:
         f = self.forecast(w)
         horizon = self.spec.horizon
         steps = np.tile(np.arange(1, horizon + 1), len(w))
-        origin = pd.DatetimeIndex(np.repeat(w.origin, horizon))
-        return pd.DataFrame(
-            {
-                KEY: np.repeat(w.keys, horizon),
-                "horizon": steps,
-                "day": origin + pd.to_timedelta(steps, unit="D"),
-                "median": f.median.reshape(-1).astype(float),
-                "lower": f.lower.reshape(-1).astype(float),
-                "upper": f.upper.reshape(-1).astype(float),
-            }
-        )
+        origin = np.repeat(w.origin.astype("datetime64[D]"), horizon)
+        return w, {
+            "horizon": steps,
+            "day": origin + steps,
+            "median": f.median.reshape(-1).astype(float),
+            "lower": f.lower.reshape(-1).astype(float),
+            "upper": f.upper.reshape(-1).astype(float),
+        }
 
     # -- persistence ---------------------------------------------------------------
     def save(self, directory: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,10 +33,15 @@ class Scaler:
         std = values.std().replace(0, 1.0).fillna(1.0)
         return cls(values.mean().fillna(0.0).to_dict(), std.to_dict())
 
-    def transform(self, grid: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    def transform(self, grid: pd.DataFrame | Mapping, columns: list[str]) -> np.ndarray:
+        """Scaled (rows, columns) of a grid DataFrame or a mapping of column arrays."""
         mean = np.array([self.mean.get(c, 0.0) for c in columns])
         std = np.array([self.std.get(c, 1.0) for c in columns])
-        return ((grid[columns].to_numpy(dtype=float) - mean) / std).astype(np.float32)
+        if isinstance(grid, pd.DataFrame):
+            values = grid[columns].to_numpy(dtype=float)
+        else:
+            values = np.column_stack([np.asarray(grid[c], dtype=float) for c in columns])
+        return ((values - mean) / std).astype(np.float32)
 
 
 @dataclass
@@ -58,13 +64,15 @@ class Windows:
         return len(self.keys)
 
 
-def add_calendar(grid: pd.DataFrame) -> pd.DataFrame:
-    angle = 2 * np.pi * grid["day_of_week"] / 7
-    return grid.assign(dow_sin=np.sin(angle), dow_cos=np.cos(angle))
+def add_calendar(grid: pd.DataFrame | Mapping) -> pd.DataFrame | dict:
+    angle = 2 * np.pi * np.asarray(grid["day_of_week"]) / 7
+    if isinstance(grid, pd.DataFrame):
+        return grid.assign(dow_sin=np.sin(angle), dow_cos=np.cos(angle))
+    return {**grid, "dow_sin": np.sin(angle), "dow_cos": np.cos(angle)}
 
 
 def make_windows(
-    grid: pd.DataFrame,
+    grid: pd.DataFrame | Mapping,
     target: str,
     scaler: Scaler,
     context_days: int,
@@ -75,16 +83,21 @@ def make_windows(
     """Every origin with ``context_days`` of history (and ``horizon`` days after it).
 
     The grid is scaled once; windows are gathered by index from the whole grid (rows of a
-    patient must be consecutive days, as ``build_daily_grid`` writes them).
+    patient must be consecutive days, as ``build_daily_grid`` writes them). ``grid`` is a
+    DataFrame, or a mapping of column arrays already in patient and day order
+    (``daily_grid_columns``).
     """
-    grid = grid.sort_values([KEY, "day"], kind="stable") if not _sorted(grid) else grid
+    if not _sorted(grid):
+        if not isinstance(grid, pd.DataFrame):
+            raise ValueError("grid columns must be in patient and day order")
+        grid = grid.sort_values([KEY, "day"], kind="stable")
     grid = add_calendar(grid)
     scaled = scaler.transform(grid, feature_columns(target))
-    y = grid[target].to_numpy(dtype=np.float32)
-    seen = grid[f"{target}_observed"].to_numpy(dtype=np.float32)
-    dow = grid["day_of_week"].to_numpy()
-    days = grid["day"].to_numpy()
-    keys = grid[KEY].to_numpy()
+    y = np.asarray(grid[target], dtype=np.float32)
+    seen = np.asarray(grid[f"{target}_observed"], dtype=np.float32)
+    dow = np.asarray(grid["day_of_week"])
+    days = np.asarray(grid["day"])
+    keys = np.asarray(grid[KEY])
     future = horizon if require_future else 0
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([])
     counts = np.diff(np.r_[starts, len(keys)]).astype(int)
@@ -121,13 +134,13 @@ def make_windows(
     )
 
 
-def _sorted(grid: pd.DataFrame) -> bool:
+def _sorted(grid: pd.DataFrame | Mapping) -> bool:
     """Rows grouped by patient in key order, days ascending within each patient."""
-    keys = grid[KEY].to_numpy()
+    keys = np.asarray(grid[KEY])
     if len(keys) < 2:
         return True
     same = keys[1:] == keys[:-1]
-    days = grid["day"].to_numpy()
+    days = np.asarray(grid["day"])
     return bool(
         (keys[1:][~same] > keys[:-1][~same]).all() and (days[1:][same] > days[:-1][same]).all()
     )

@@ -8,6 +8,8 @@ same quantity.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -41,3 +43,22 @@ def last_observed(history: pd.DataFrame, context_days: int) -> pd.DataFrame:
             frame[name] = float("nan")
     frame = frame.sort_values([KEY, "day"])
     return frame.groupby(KEY)[list(MONITORED_FEATURES)].last().astype(float)
+
+
+def last_observed_on_grid(grid: Mapping, context_days: int) -> dict[str, np.ndarray]:
+    """Per patient of a daily grid given as columns (``daily_grid_columns``), in grid
+    order: the monitored features at the patient's last day. The same quantity as
+    ``last_observed`` of the daily history the grid was built from (tested), without
+    pandas: the server computes it for every micro-batch."""
+    keys = np.asarray(grid[KEY])
+    change = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(np.r_[True, change])
+    ends = np.flatnonzero(np.r_[change, True])
+    position = np.arange(len(keys))
+    out = {}
+    for name in MONITORED_FEATURES:
+        observed = np.asarray(grid[f"{name}_observed"]) > 0
+        last = np.maximum.accumulate(np.where(observed, position, -1))[ends]
+        recent = (last >= starts) & (ends - last < context_days)
+        out[name] = np.where(recent, np.asarray(grid[name], dtype=float)[ends], np.nan)
+    return out

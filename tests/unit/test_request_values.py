@@ -1,0 +1,52 @@
+"""Request histories are checked column by column; errors still name the first bad value."""
+
+import math
+
+import numpy as np
+import pytest
+from kserve.errors import InvalidInput
+
+from serving.symptom_forecaster import _history_columns
+
+KEY = "p_" + "a" * 24
+
+
+def rows(n: int = 5, changes: dict | None = None) -> list[dict]:
+    out = [
+        {"day": f"2025-03-{d + 1:02d}", "mood": 5.0, "phq9": 10, "steps": 6000.5, "gad7": None}
+        for d in range(n)
+    ]
+    for (index, column), value in (changes or {}).items():
+        out[index][column] = value
+    return out
+
+
+def test_plain_numbers_numpy_numbers_and_null_become_float_columns():
+    history = rows()
+    history[1]["mood"] = np.float32(6.5)
+    history[2]["phq9"] = np.int64(12)
+    out = _history_columns(KEY, history, "instances[0]")
+    assert out["mood"].tolist() == [5.0, 6.5, 5.0, 5.0, 5.0]
+    assert out["phq9"].tolist() == [10, 10, 12, 10, 10]
+    assert np.isnan(out["gad7"]).all() and np.isnan(out["hrv_rmssd_ms"]).all()
+    assert out["day"].dtype == np.dtype("datetime64[D]")
+    assert out["key"] == KEY
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({(3, "mood"): math.nan}, "instances[0].history[3].mood must be finite, got nan"),
+        ({(2, "mood"): math.inf}, "instances[0].history[2].mood must be finite, got inf"),
+        ({(1, "phq9"): 28}, "instances[0].history[1].phq9 must lie in [0, 27], got 28"),
+        ({(4, "steps"): -1}, "instances[0].history[4].steps must lie in"),
+        ({(2, "mood"): True}, "instances[0].history[2].mood must be a number"),
+        ({(0, "gad7"): "7"}, "instances[0].history[0].gad7 must be a number"),
+        # the first bad value in row order wins, whichever column fails first
+        ({(3, "mood"): 99, (1, "steps"): "x"}, "instances[0].history[1].steps must be a number"),
+    ],
+)
+def test_a_bad_value_is_named_by_row_and_column(changes, message):
+    with pytest.raises(InvalidInput) as caught:
+        _history_columns(KEY, rows(changes=changes), "instances[0]")
+    assert message in str(caught.value)
