@@ -179,6 +179,9 @@ def main() -> None:
         help="which servers to measure (kserve-floor only with --floor)",
     )
     parser.add_argument("--patients", type=int, nargs="+", default=[1, 8])
+    parser.add_argument(
+        "--workers", type=int, default=2, help="novamind serve --workers (server processes)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="novamind-serving-"))
@@ -210,7 +213,16 @@ def main() -> None:
     )
     ours_port, theirs_port = free_port(), free_port()
     ours = subprocess.Popen(
-        [sys.executable, "-m", "novamind_core.cli", "serve", "--port", str(ours_port)],
+        [
+            sys.executable,
+            "-m",
+            "novamind_core.cli",
+            "serve",
+            "--port",
+            str(ours_port),
+            "--workers",
+            str(options.workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(work / "novamind-serve.log").open("w"),  # a full, unread pipe would block it

@@ -34,8 +34,9 @@ def champion_loader(name: str):
             uri = f"models:/{name}/{version}"  # exactly the version read above
         if version == current:
             return None, current
-        model = mlflow.pyfunc.load_model(uri)
-        return model.unwrap_python_model().bundle, version
+        bundle = mlflow.pyfunc.load_model(uri).unwrap_python_model().bundle
+        bundle.use_one_thread()  # requests are micro-batched; threads would only contend
+        return bundle, version
 
     return load
 
@@ -158,6 +159,7 @@ def install_auth(settings, max_body_bytes: int) -> None:
 
 
 def _server_class():
+    import uvloop
     from kserve import ModelServer
     from kserve.model_server import FASTAPI_APP_IMPORT_STRING
     from kserve.protocol.rest.server import RESTServer
@@ -168,9 +170,19 @@ def _server_class():
         server's time at 32 clients (py-spy). Latency is measured by the Prometheus
         histogram of serving/metrics.py instead."""
 
+        sockets = None  # a listening socket shared by worker processes, or bind the port
+
         def _add_middlewares(self, app) -> None:
             if self.access_log_format:  # not used by `novamind serve`; keep KServe's path
                 super()._add_middlewares(app)
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                from serving.metrics import MultiProcessMetrics
+
+                app.add_middleware(MultiProcessMetrics)
+
+        async def start(self) -> None:
+            self.create_application()
+            await self._server.serve(sockets=self.sockets)
 
     class NovaMindModelServer(ModelServer):
         """Registers every model, ready or not: readiness follows the champion's arrival."""
@@ -180,6 +192,8 @@ def _server_class():
                 self.register_model(model)
                 model.enable_latency_logging = self.enable_latency_logging
                 model.start()
+
+        sockets = None
 
         def start(self, models) -> None:
             """ModelServer.start for one REST worker, with the REST server above."""
@@ -199,15 +213,36 @@ def _server_class():
                 ssl_certfile=self.ssl_certfile,
                 ssl_keyfile=self.ssl_keyfile,
             )
+            self._rest_server.sockets = self.sockets
             self.servers.append(self._rest_server.start())
-            self.setup_event_loop()
             self.register_signal_handler()
-            asyncio.run(self._serve())
+            # uvloop: KServe runs uvicorn inside its own asyncio.run, where uvicorn's loop
+            # setting does not apply; the event loop is the server's busiest thread
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(self._serve_on_this_loop())
+
+        async def _serve_on_this_loop(self) -> None:
+            asyncio.get_running_loop().set_exception_handler(self.default_exception_handler)
+            await self._serve()
 
     return NovaMindModelServer
 
 
-def serve(settings, port: int, poll_seconds: float, max_body_bytes: int = 1 << 20) -> None:
+def serve(
+    settings,
+    port: int,
+    poll_seconds: float,
+    max_body_bytes: int = 1 << 20,
+    workers: int = 1,
+    sockets=None,
+) -> None:
+    """Serve every champion on ``port``; ``workers`` > 1 runs that many server processes
+    on one socket (serving/workers.py), each of which calls this with ``sockets``."""
+    if workers > 1:
+        from serving.workers import serve_workers
+
+        serve_workers(settings, port, poll_seconds, max_body_bytes, workers)
+        return
     NovaMindModelServer = _server_class()
     import torch
 
@@ -228,9 +263,11 @@ def serve(settings, port: int, poll_seconds: float, max_body_bytes: int = 1 << 2
     try:
         # KServe's own per-request latency logging samples CPU time (psutil) on every
         # request; the Prometheus histogram of serving/metrics.py measures latency instead
-        NovaMindModelServer(
+        server = NovaMindModelServer(
             http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False
-        ).start(models)
+        )
+        server.sockets = sockets
+        server.start(models)
     finally:
         stop.set()
         for model in models:

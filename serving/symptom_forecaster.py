@@ -323,29 +323,25 @@ def _value(value: Any, column: str, where: str) -> float:
 NUMBER_TYPES = frozenset((int, float, type(None)))
 
 
+LOWS = np.array([VALID_RANGES[c][0] for c in VALUE_COLUMNS], dtype=float)
+HIGHS = np.array([VALID_RANGES[c][1] for c in VALUE_COLUMNS], dtype=float)
+
+
 def _values(history: list[dict], where: str) -> dict[str, np.ndarray]:
-    """The value columns of checked rows. All columns are checked at once (plain numbers
-    or null, finite, in range); when any check fails, row by row in order, so the error
-    names the first bad value exactly as a row-wise check would."""
-    out = {}
-    for column in VALUE_COLUMNS:
-        raw = [row.get(column) for row in history]
-        kinds = set(map(type, raw))
-        if not all(k in NUMBER_TYPES or issubclass(k, np.integer | np.floating) for k in kinds):
-            break
-        values = np.array(raw, dtype=float)  # null -> NaN
-        given = np.fromiter((v is not None for v in raw), bool, len(raw))
-        low, high = VALID_RANGES[column]
-        checked = values[given]
-        if not (np.isfinite(checked).all() and (checked >= low).all() and (checked <= high).all()):
-            break
-        out[column] = values
-    else:
-        return out
+    """The value columns of checked rows. The whole table is checked at once (plain
+    numbers or null, finite, in range); when a check fails, row by row in order, so the
+    error names the first bad value exactly as a row-wise check would."""
+    table = [[row.get(c) for c in VALUE_COLUMNS] for row in history]
+    kinds = {type(v) for values in table for v in values}
+    if all(k in NUMBER_TYPES or issubclass(k, np.integer | np.floating) for k in kinds):
+        values = np.array(table, dtype=float)  # (rows, columns); null -> NaN
+        bad = ~((values >= LOWS) & (values <= HIGHS))  # NaN and infinities fail too
+        if not bad.any() or all(table[j][i] is None for j, i in np.argwhere(bad)):
+            return dict(zip(VALUE_COLUMNS, np.ascontiguousarray(values.T), strict=True))
     for j, row in enumerate(history):
         for column in VALUE_COLUMNS:
             _value(row.get(column), column, f"{where}.history[{j}].{column}")
-    raise AssertionError("a column failed the checks at once but no value failed alone")
+    raise AssertionError("the table failed the checks at once but no value failed alone")
 
 
 def _history_columns(key: str, history: Any, where: str) -> dict[str, Any]:
@@ -362,9 +358,9 @@ def _history_columns(key: str, history: Any, where: str) -> dict[str, Any]:
     columns = _values(history, where)
     days = _days([row["day"] for row in history], where)
     out = {"day": days, **columns}
-    if len(np.unique(days)) != len(days):
-        raise InvalidInput(f"{where}.history has the same day twice")
-    if (np.diff(days.astype(np.int64)) < 0).any():
+    if not (np.diff(days.astype(np.int64)) > 0).all():  # not strictly ascending
+        if len(np.unique(days)) != len(days):
+            raise InvalidInput(f"{where}.history has the same day twice")
         order = np.argsort(days, kind="stable")
         out = {c: v[order] for c, v in out.items()}
     return {"key": key, **out}
@@ -392,7 +388,7 @@ def _one_per_patient(parts: list[dict]) -> list[dict]:
 def _days(values: list, where: str) -> np.ndarray:
     """Parse the days at once when all are ISO dates in range; otherwise row by row, so the
     error names the first bad row."""
-    latest = np.datetime64(_latest_day().date(), "D")
+    latest = np.datetime64(datetime.now(UTC).date(), "D") + 1
     if all(isinstance(v, str) and len(v) == 10 for v in values):
         try:
             days = np.array(values, dtype="datetime64[D]")

@@ -12,8 +12,11 @@ def serve(
     port: int = typer.Option(8080, help="HTTP port (V1 and V2 REST)."),
     poll_seconds: float = typer.Option(30.0, min=1.0, help="How often to look for a new champion."),
     max_body_kib: int = typer.Option(1024, min=1, help="Largest request body accepted."),
+    workers: int = typer.Option(
+        1, min=1, help="Server processes sharing the port (one core's worth of work each)."
+    ),
 ) -> None:
     """Serve the champions over KServe V1 and V2 (Open Inference) REST on one port."""
     from serving.server import serve as run_server
 
-    run_server(settings_or_exit(), port, poll_seconds, max_body_kib * 1024)
+    run_server(settings_or_exit(), port, poll_seconds, max_body_kib * 1024, workers)

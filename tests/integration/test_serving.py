@@ -889,3 +889,55 @@ def test_payload_log_holds_pseudonyms_only_and_is_encrypted(registry):
         for key in keys:
             assert key.encode() not in blob
             assert key[2:].encode() not in blob
+
+
+def test_two_workers_share_the_port_sum_their_metrics_and_each_flush_on_stop(registry):
+    """``novamind serve --workers 2``: both processes answer on one port, /metrics counts
+    every worker's requests, a killed worker is replaced, and on SIGTERM each worker
+    writes its own payload-log rows (none lost) while the shared audit chain stays intact."""
+    import psutil
+    from mlflow.tracking import MlflowClient
+
+    from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
+    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
+
+    MlflowClient().set_registered_model_alias(MODEL, "champion", registry.version)
+    data_dir = registry.root / "workers-data"
+    shutil.copytree(registry.data_dir / "store", data_dir / "store")
+    server = Server(registry.env | {"NOVAMIND_DATA_DIR": str(data_dir)}, registry.root, "workers")
+    server.options += ["--workers", "2"]
+    keys = [f"p_{i:024x}" for i in range(1, 41)]
+
+    def workers() -> list[psutil.Process]:
+        children = psutil.Process(server.proc.pid).children()
+        return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]
+
+    try:
+        server.start()
+        assert len(workers()) == 2
+        for key in keys[:30]:  # a new connection each: the kernel spreads them
+            expect(server.predict([{"patient_key": key, "history": history()}]), 200, server)
+        ok = metric(server.metrics(), "novamind_requests_total", model=MODEL, status="200")
+        assert ok == 30
+        victim = workers()[0]
+        victim.kill()
+        victim.wait(10)
+        deadline = time.monotonic() + 90
+        while not (len(workers()) == 2 and victim.pid not in [p.pid for p in workers()]):
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.5)
+        for key in keys[30:]:  # the survivor answers meanwhile, the new one once loaded
+            expect(server.predict([{"patient_key": key, "history": history()}]), 200, server)
+    finally:
+        code = server.stop()
+    assert code == 0, f"exit {code} (not a graceful SIGTERM):\n{server.log_tail()}"
+
+    log = PayloadLog(data_dir, MODEL, KEY).read_all()
+    # rows buffered by the killed worker are lost with it; every other row is written,
+    # and the chunks come from more than one worker
+    logged = set(log["patient_key"])
+    assert set(keys[30:]) <= logged, sorted(set(keys[30:]) - logged)
+    assert len(list((data_dir / "payloads" / MODEL).glob("*.parquet.enc"))) >= 2
+    trail = HashChainAuditTrail(data_dir / "audit" / "audit.jsonl")
+    assert trail.verify() == []
+    assert sum(e["action"] == "predict" for e in trail.entries()) == 40

@@ -50,3 +50,15 @@ def test_a_bad_value_is_named_by_row_and_column(changes, message):
     with pytest.raises(InvalidInput) as caught:
         _history_columns(KEY, rows(changes=changes), "instances[0]")
     assert message in str(caught.value)
+
+
+def test_days_out_of_order_are_sorted_with_their_values_and_a_repeated_day_is_refused():
+    history = rows()
+    history[1], history[3] = history[3], history[1]
+    history[3]["mood"] = 9.0  # the row of 2025-03-02, now sent fourth
+    out = _history_columns(KEY, history, "instances[0]")
+    assert out["day"].tolist() == sorted(out["day"].tolist())
+    assert out["mood"].tolist() == [5.0, 9.0, 5.0, 5.0, 5.0]
+    history[4]["day"] = history[0]["day"]
+    with pytest.raises(InvalidInput, match=r"instances\[0\].history has the same day twice"):
+        _history_columns(KEY, history, "instances[0]")

@@ -50,6 +50,13 @@ class ForecasterBundle:
         dtype = next(self.model.parameters()).dtype
         return next(k for k, v in transformer.PRECISIONS.items() if v == dtype)
 
+    def use_one_thread(self) -> None:
+        """For serving: XGBoost predicts on one thread. Its default thread pool spins while
+        it waits for work: 4.8 ms of CPU per 32-window batch against 2.3 ms on one thread,
+        for the same wall time (measured), CPU that a second server process needs."""
+        for model in self.xgb_models:
+            model.set_params(n_jobs=1)
+
     # -- forecasting -------------------------------------------------------------
     def scaled_target(self, values: np.ndarray) -> np.ndarray:
         t = self.spec.target
