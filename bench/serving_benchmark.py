@@ -60,6 +60,17 @@ def wait_ready(url: str, process: subprocess.Popen, seconds: float = 180) -> Non
     sys.exit(f"{url} not ready after {seconds} s")
 
 
+def batch_totals(port: int) -> tuple[float, float]:
+    """(sum, count) of the server's micro-batch-size histogram (every worker's)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    totals = {"sum": 0.0, "count": 0.0}
+    for line in text.splitlines():
+        for kind in totals:
+            if line.startswith(f"novamind_micro_batch_size_{kind}{{"):
+                totals[kind] += float(line.rpartition(" ")[2])
+    return totals["sum"], totals["count"]
+
+
 def history(rng, days: int = 30) -> list[dict]:
     base = {
         "mood": 6,
@@ -290,11 +301,16 @@ def main() -> None:
                 continue
             for patients in options.patients:
                 for clients in options.concurrency:
+                    before = batch_totals(ours_port) if server == "novamind" else None
                     figures = asyncio.run(
                         load(
                             url, kind, patients, clients, options.requests, options.seconds, headers
                         )
                     )
+                    if before is not None:
+                        after = batch_totals(ours_port)
+                        batches = max(after[1] - before[1], 1)
+                        figures["mean_batch_requests"] = round((after[0] - before[0]) / batches, 1)
                     entry = {
                         "server": server,
                         "protocol": kind,

@@ -35,7 +35,7 @@ def champion_loader(name: str):
         if version == current:
             return None, current
         bundle = mlflow.pyfunc.load_model(uri).unwrap_python_model().bundle
-        bundle.use_one_thread()  # requests are micro-batched; threads would only contend
+        bundle.prepare_for_serving()  # one thread each, ONNX Runtime for the Transformer
         return bundle, version
 
     return load

@@ -518,3 +518,15 @@ def test_forecast_of_daily_columns_equals_the_forecast_of_the_history_frame(bund
         np.testing.assert_allclose(columns[name], expected[name].to_numpy(), rtol=0, atol=1e-9)
     spans = [(h["day"][-1] - h["day"][0]).astype(int) + 1 for h in histories]
     assert len(grid["day"]) == sum(spans)
+
+
+def test_a_bundle_prepared_for_serving_forecasts_the_same(bundle, tmp_path):
+    bundle.save(tmp_path / "model")
+    served = ForecasterBundle.load(tmp_path / "model")
+    served.prepare_for_serving()
+    assert served.decoder is not None
+    assert all(m.get_params()["n_jobs"] == 1 for m in served.xgb_models)
+    w = _windows(12, 3)
+    a, b = bundle.forecast(w), served.forecast(w)
+    for field in ("lower", "median", "upper", "transformer_median", "xgboost"):
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=1e-4, err_msg=field)
