@@ -524,9 +524,24 @@ def test_a_bundle_prepared_for_serving_forecasts_the_same(bundle, tmp_path):
     bundle.save(tmp_path / "model")
     served = ForecasterBundle.load(tmp_path / "model")
     served.prepare_for_serving()
-    assert served.decoder is not None
-    assert all(m.get_params()["n_jobs"] == 1 for m in served.xgb_models)
+    assert served.decoder is not None and served.xgb_merged is not None
     w = _windows(12, 3)
     a, b = bundle.forecast(w), served.forecast(w)
     for field in ("lower", "median", "upper", "transformer_median", "xgboost"):
         np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=1e-4, err_msg=field)
+
+
+def test_merged_horizon_booster_predicts_what_the_horizon_models_predict():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(120, 6)).astype(np.float32)
+    y = np.stack([x[:, 0] * (h + 1) + rng.normal(size=120) for h in range(3)], axis=1)
+    models = [
+        gradient_boosting._regressor({"max_depth": 3, "n_estimators": n}, 0, 1).fit(x, y[:, h])
+        for h, n in enumerate((12, 7, 20))  # a different number of trees per horizon
+    ]
+    merged = gradient_boosting.merge_horizons(models)
+    fresh = rng.normal(size=(9, 6)).astype(np.float32) * 2
+    expected = gradient_boosting.predict(models, fresh)
+    np.testing.assert_allclose(gradient_boosting.predict_merged(merged, fresh), expected, atol=1e-6)
+    one = gradient_boosting.predict_merged(merged, fresh[:1])
+    assert one.shape == (1, 3)

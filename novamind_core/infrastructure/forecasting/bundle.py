@@ -44,7 +44,9 @@ class ForecasterBundle:
         self.model: transformer.QuantileTransformer = model
         self.xgb_models: list[xgb.XGBRegressor] = xgb_models
         self.calibration: EnsembleCalibration = calibration
-        self.decoder = None  # set by prepare_for_serving: ONNX Runtime in place of torch
+        # set by prepare_for_serving: ONNX Runtime for the Transformer, one XGBoost booster
+        self.decoder = None
+        self.xgb_merged: xgb.Booster | None = None
 
     @property
     def precision(self) -> str:
@@ -52,14 +54,14 @@ class ForecasterBundle:
         return next(k for k, v in transformer.PRECISIONS.items() if v == dtype)
 
     def prepare_for_serving(self) -> None:
-        """Small batches, one thread each: XGBoost predicts on one thread (its default
-        pool spins while it waits: 4.8 ms of CPU per 32-window batch against 2.3 ms, for
-        the same wall time), and a float32 Transformer decodes through ONNX Runtime
-        (onnx_decoder.py). Forecasts stay the same."""
+        """Small batches, one thread each, little fixed cost per batch: the horizon models
+        merged into one XGBoost booster on one thread (one call instead of seven: 2.3 ->
+        0.4 ms per batch; XGBoost's default thread pool also spun while waiting, 4.8 ms of
+        CPU per batch against 2.3 on one thread), and a float32 Transformer decoded
+        through ONNX Runtime (onnx_decoder.py). Forecasts stay the same (tested)."""
         from novamind_core.infrastructure.forecasting.onnx_decoder import OnnxDecoder
 
-        for model in self.xgb_models:
-            model.set_params(n_jobs=1)
+        self.xgb_merged = gradient_boosting.merge_horizons(self.xgb_models)
         if self.precision == "float32":
             self.decoder = OnnxDecoder(self.model)
 
@@ -80,7 +82,11 @@ class ForecasterBundle:
 
     def forecast(self, w: Windows) -> Forecast:
         tq = self.transformer_quantiles(w)
-        xg = gradient_boosting.predict(self.xgb_models, gradient_boosting.tabular(w))
+        x = gradient_boosting.tabular(w)
+        if self.xgb_merged is not None:
+            xg = gradient_boosting.predict_merged(self.xgb_merged, x)
+        else:
+            xg = gradient_boosting.predict(self.xgb_models, x)
         median = self.calibration.combine(tq[..., 1], xg)
         lower, median, upper = self.calibration.interval(median, *self.spec.score_range)
         return Forecast(lower, median, upper, tq[..., 1], xg)

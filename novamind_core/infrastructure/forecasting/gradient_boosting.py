@@ -12,6 +12,7 @@ workers tune together.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -129,6 +130,50 @@ def fit_per_horizon(
 
 def predict(models: list[xgb.XGBRegressor], x: np.ndarray) -> np.ndarray:
     return np.stack([m.predict(x) for m in models], axis=1)
+
+
+def merge_horizons(models: list[xgb.XGBRegressor]) -> xgb.Booster:
+    """The per-horizon models as one multi-target booster (target h = horizon h + 1):
+    the same trees and base scores, so the same predictions (tested), from one call
+    instead of one per horizon. Each XGBoost predict call costs ~250 µs whatever the
+    batch (measured: 7 calls for a batch of 8 windows, 1.7-2.5 ms), which is most of the
+    cost at the small batches a server sees. Built through XGBoost's JSON model format
+    (``num_target``, ``tree_info``, ``iteration_indptr``, a base score per target)."""
+    parts = [json.loads(m.get_booster().save_raw("json")) for m in models]
+    learners = [part["learner"] for part in parts]
+    if any(ln["objective"] != learners[0]["objective"] for ln in learners):
+        raise ValueError("the horizon models must share one objective")
+    if any(ln["learner_model_param"]["num_target"] != "1" for ln in learners):
+        raise ValueError("each horizon model must have a single target")
+    trees_of = [ln["gradient_booster"]["model"]["trees"] for ln in learners]
+    merged_trees, tree_info, indptr = [], [], [0]
+    for round_ in range(max(len(trees) for trees in trees_of)):
+        for target, trees in enumerate(trees_of):
+            if round_ < len(trees):
+                tree = dict(trees[round_], id=len(merged_trees))
+                merged_trees.append(tree)
+                tree_info.append(target)
+        indptr.append(len(merged_trees))
+    merged = json.loads(json.dumps(parts[0]))
+    learner = merged["learner"]
+    scores = [float(ln["learner_model_param"]["base_score"].strip("[]")) for ln in learners]
+    learner["learner_model_param"]["num_target"] = str(len(models))
+    learner["learner_model_param"]["base_score"] = "[" + ",".join(f"{v!r}" for v in scores) + "]"
+    booster_model = learner["gradient_booster"]["model"]
+    booster_model["trees"] = merged_trees
+    booster_model["tree_info"] = tree_info
+    booster_model["iteration_indptr"] = indptr
+    booster_model["gbtree_model_param"]["num_trees"] = str(len(merged_trees))
+    booster = xgb.Booster()
+    booster.load_model(bytearray(json.dumps(merged).encode()))
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def predict_merged(booster: xgb.Booster, x: np.ndarray) -> np.ndarray:
+    """(N, H) from ``merge_horizons``."""
+    out = booster.inplace_predict(x)
+    return out.reshape(len(x), -1)
 
 
 def importance(models: list[xgb.XGBRegressor], names: list[str]) -> dict[str, float]:
