@@ -212,7 +212,11 @@ class SymptomForecasterModel(Model):
             values = tensor.as_numpy().reshape(-1)
             if list(tensor.shape) != [len(values)]:
                 raise InvalidInput(f"input {tensor.name!r} must be one-dimensional")
-            columns[tensor.name] = [v.decode() if isinstance(v, bytes) else v for v in values]
+            if expected == "BYTES":
+                values = [v.decode() if isinstance(v, bytes) else v for v in values]
+            else:
+                values = values.astype(float)
+            columns[tensor.name] = values
         if "patient_key" not in columns:
             raise InvalidInput("missing input tensor 'patient_key'")
         for key in set(columns["patient_key"]):
@@ -229,14 +233,16 @@ class SymptomForecasterModel(Model):
         if set(columns) == {"patient_key"}:
             keys = list(dict.fromkeys(columns["patient_key"]))
             return [self._stored_history(k, "patient_key") for k in keys]
-        rows = [
-            dict(zip(columns, values, strict=True))
-            for values in zip(*columns.values(), strict=True)
-        ]
-        by_key: dict[str, list] = {}
-        for row in rows:
-            by_key.setdefault(row["patient_key"], []).append(row)
-        return [_history_columns(k, r, "inputs") for k, r in by_key.items()]
+        rows_of: dict[str, list[int]] = {}  # one history per patient, rows in the order sent
+        for row, key in enumerate(columns["patient_key"]):
+            rows_of.setdefault(key, []).append(row)
+        numbers = {c: columns[c] for c in VALUE_COLUMNS if c in columns}
+        parts = []
+        for key, rows in rows_of.items():
+            index = np.asarray(rows)
+            values = _checked_columns({c: v[index] for c, v in numbers.items()}, "inputs")
+            parts.append(_history(key, [columns["day"][j] for j in rows], values, "inputs"))
+        return parts
 
     def _stored_history(self, key: str, where: str) -> dict[str, np.ndarray]:
         if self.history_source is None:
@@ -355,9 +361,32 @@ def _history_columns(key: str, history: Any, where: str) -> dict[str, Any]:
         if not allowed.issuperset(row):
             unknown = sorted(set(row) - allowed)
             raise InvalidInput(f"{where}.history[{j}] has unknown fields {unknown}")
-    columns = _values(history, where)
-    days = _days([row["day"] for row in history], where)
-    out = {"day": days, **columns}
+    return _history(key, [row["day"] for row in history], _values(history, where), where)
+
+
+def _checked_columns(given: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
+    """One patient's value columns from whole input columns (V2 tensors): every given
+    value finite and in range, absent columns missing; the error names the first bad
+    value by row, as the row-wise check of a V1 history does."""
+    length = len(next(iter(given.values()))) if given else 0
+    table = np.full((length, len(VALUE_COLUMNS)), np.nan)
+    sent = np.zeros(len(VALUE_COLUMNS), dtype=bool)
+    for i, column in enumerate(VALUE_COLUMNS):
+        if column in given:
+            table[:, i], sent[i] = given[column], True
+    bad = sent & ~((table >= LOWS) & (table <= HIGHS))
+    if bad.any():
+        j, i = np.argwhere(bad)[0]
+        column = VALUE_COLUMNS[i]
+        _value(float(table[j, i]), column, f"{where}.history[{j}].{column}")
+        raise AssertionError(f"{column} failed the range check but passed the value check")
+    return dict(zip(VALUE_COLUMNS, np.ascontiguousarray(table.T), strict=True))
+
+
+def _history(key: str, raw_days: list, values: dict[str, np.ndarray], where: str) -> dict:
+    """A patient's checked history: days parsed, unique and ascending (rows sorted)."""
+    days = _days(raw_days, where)
+    out = {"day": days, **values}
     if not (np.diff(days.astype(np.int64)) > 0).all():  # not strictly ascending
         if len(np.unique(days)) != len(days):
             raise InvalidInput(f"{where}.history has the same day twice")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from kserve.errors import InvalidInput
 
-from serving.symptom_forecaster import _history_columns
+from serving.symptom_forecaster import _checked_columns, _history_columns
 
 KEY = "p_" + "a" * 24
 
@@ -62,3 +62,16 @@ def test_days_out_of_order_are_sorted_with_their_values_and_a_repeated_day_is_re
     history[4]["day"] = history[0]["day"]
     with pytest.raises(InvalidInput, match=r"instances\[0\].history has the same day twice"):
         _history_columns(KEY, history, "instances[0]")
+
+
+def test_tensor_columns_are_checked_whole_and_name_the_first_bad_row():
+    mood = np.array([5.0, 6.0, 7.0, 4.0])
+    steps = np.array([100.0, 200.0, 300.0, 400.0])
+    out = _checked_columns({"mood": mood, "steps": steps}, "inputs")
+    assert out["mood"].tolist() == mood.tolist() and out["steps"].tolist() == steps.tolist()
+    assert np.isnan(out["phq9"]).all()  # not sent: missing, not an error
+    with pytest.raises(InvalidInput, match=r"inputs\.history\[2\]\.mood must be finite, got nan"):
+        _checked_columns({"mood": np.array([5.0, 6.0, math.nan, 99.0])}, "inputs")
+    with pytest.raises(InvalidInput, match=r"inputs\.history\[1\]\.steps must lie in"):
+        mood, steps = np.array([5.0, 6.0, 99.0]), np.array([1, -5, 3.0])
+        _checked_columns({"mood": mood, "steps": steps}, "inputs")
