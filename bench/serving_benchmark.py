@@ -1,12 +1,14 @@
 """Benchmark: latency and throughput of `novamind serve` beside `mlflow models serve`.
 
-Both servers serve the same registered MLflow model on loopback. For each protocol
-(ours: KServe V1 and V2; MLflow: /invocations), each request size (1 or 8 patients with
-30 days of history) and each concurrency (1, 8, 32, 128 clients), a bounded number of
-requests is sent and p50/p95/p99 latency and throughput are measured. Resident memory of
-each server is read at the end. Results: bench/results/serving.json and a table.
+Both servers serve the same registered MLflow model on loopback: the architecture the
+pipeline trains by default (2+2-layer Transformer, XGBoost per horizon), one epoch on a
+small cohort. For each protocol (ours: KServe V1 and V2; MLflow: /invocations), each
+request size (1 or 8 patients with 30 days of history) and each concurrency (1, 8, 32,
+128 clients), requests are sent for ``--seconds`` (closed loop) and p50/p95/p99 latency,
+throughput and, for ours, the mean micro-batch size are measured. Resident memory of each
+server (all its processes) is read at the end. Results: bench/results/serving.json.
 
-    .venv/bin/python bench/serving_benchmark.py [--requests 1000] [--seconds 20] [--floor]
+    .venv/bin/python bench/serving_benchmark.py [--seconds 12] [--workers 2] [--floor]
         [--servers novamind mlflow kserve-floor] [--patients 1 8] [--concurrency 1 8 32 128]
 
 ``--floor`` adds a KServe server whose model does no work (bench/kserve_floor_server.py),
@@ -175,8 +177,8 @@ async def load(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--requests", type=int, default=100_000, help="cap per cell")
+    parser.add_argument("--seconds", type=float, default=12, help="length of each cell")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 128])
     parser.add_argument(
         "--floor",
