@@ -83,7 +83,9 @@ def _check_port_free(port: int) -> None:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("0.0.0.0", port))
     except OSError as exc:
-        raise OSError(f"cannot listen on port {port}: {exc.strerror}") from None
+        from novamind_core.domain.errors import ConfigurationError
+
+        raise ConfigurationError(f"cannot listen on port {port}: {exc.strerror}") from None
     finally:
         probe.close()
 

@@ -941,3 +941,21 @@ def test_two_workers_share_the_port_sum_their_metrics_and_each_flush_on_stop(reg
     trail = HashChainAuditTrail(data_dir / "audit" / "audit.jsonl")
     assert trail.verify() == []
     assert sum(e["action"] == "predict" for e in trail.entries()) == 40
+
+
+def test_workers_on_a_busy_port_fail_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "novamind_core.cli", "serve", "--port", str(port)]
+            + ["--workers", "2"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot listen on port {port}" in result.stderr
+    assert "Traceback" not in result.stderr
