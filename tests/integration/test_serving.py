@@ -948,9 +948,9 @@ def test_workers_on_a_busy_port_fail_with_one_line(tmp_path):
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        command = ["serve", "--port", str(port), "--workers", "2"]
         result = subprocess.run(
-            [sys.executable, "-m", "novamind_core.cli", "serve", "--port", str(port)]
-            + ["--workers", "2"],
+            [sys.executable, "-m", "novamind_core.cli", *command],
             capture_output=True,
             text=True,
             cwd=tmp_path,
