@@ -33,6 +33,7 @@ import aiohttp
 import httpx
 import numpy as np
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -65,12 +66,12 @@ def wait_ready(url: str, process: subprocess.Popen, seconds: float = 180) -> Non
 def batch_totals(port: int) -> tuple[float, float]:
     """(sum, count) of the server's micro-batch-size histogram (every worker's)."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    totals = {"sum": 0.0, "count": 0.0}
-    for line in text.splitlines():
-        for kind in totals:
-            if line.startswith(f"novamind_micro_batch_size_{kind}{{"):
-                totals[kind] += float(line.rpartition(" ")[2])
-    return totals["sum"], totals["count"]
+    totals = {"novamind_micro_batch_size_sum": 0.0, "novamind_micro_batch_size_count": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in totals:
+                totals[sample.name] += sample.value
+    return tuple(totals.values())
 
 
 def history(rng, days: int = 30) -> list[dict]:

@@ -35,7 +35,7 @@ def champion_loader(name: str):
         if version == current:
             return None, current
         bundle = mlflow.pyfunc.load_model(uri).unwrap_python_model().bundle
-        bundle.prepare_for_serving()  # one thread each, ONNX Runtime for the Transformer
+        bundle.prepare_for_serving()  # ONNX Runtime decoding, one merged XGBoost booster
         return bundle, version
 
     return load
@@ -183,7 +183,7 @@ def _server_class():
         sockets = None  # a listening socket shared by worker processes, or bind the port
 
         def _add_middlewares(self, app) -> None:
-            if self.access_log_format:  # not used by `novamind serve`; keep KServe's path
+            if self.access_log_format:  # not used by `novamind serve`; KServe's own path
                 super()._add_middlewares(app)
             if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 from serving.metrics import MultiProcessMetrics

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -288,13 +288,13 @@ def _check_key(key: Any, where: str) -> str:
     return key
 
 
-def _latest_day() -> pd.Timestamp:
+def _tomorrow() -> np.datetime64:
     """Tomorrow (UTC): the latest day a history may hold."""
-    return pd.Timestamp(datetime.now(UTC).date() + timedelta(days=1))
+    return np.datetime64(datetime.now(UTC).date(), "D") + 1
 
 
-def _day(value: Any, where: str, latest: pd.Timestamp | None = None) -> pd.Timestamp:
-    """A calendar day between 1900 and tomorrow (UTC)."""
+def _day(value: Any, where: str, latest: pd.Timestamp) -> pd.Timestamp:
+    """A calendar day between 1900 and ``latest``."""
     try:
         day = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
@@ -306,7 +306,6 @@ def _day(value: Any, where: str, latest: pd.Timestamp | None = None) -> pd.Times
             f"{where} must be a calendar day (YYYY-MM-DD, UTC), not a time with an offset"
         )
     day = day.normalize()
-    latest = _latest_day() if latest is None else latest
     if not EARLIEST_DAY <= day <= latest:
         raise InvalidInput(f"{where} must lie between 1900-01-01 and today, got {day.date()}")
     return day
@@ -385,14 +384,17 @@ def _checked_columns(given: dict[str, np.ndarray], where: str) -> dict[str, np.n
 
 def _history(key: str, raw_days: list, values: dict[str, np.ndarray], where: str) -> dict:
     """A patient's checked history: days parsed, unique and ascending (rows sorted)."""
-    days = _days(raw_days, where)
-    out = {"day": days, **values}
+    return _by_day(key, _days(raw_days, where), values, f"{where}.history has the same day twice")
+
+
+def _by_day(key: str, days: np.ndarray, values: dict, repeated: str) -> dict:
+    """A history with its rows in day order; ``repeated`` is the error for a day twice."""
     if not (np.diff(days.astype(np.int64)) > 0).all():  # not strictly ascending
         if len(np.unique(days)) != len(days):
-            raise InvalidInput(f"{where}.history has the same day twice")
+            raise InvalidInput(repeated)
         order = np.argsort(days, kind="stable")
-        out = {c: v[order] for c, v in out.items()}
-    return {"key": key, **out}
+        days, values = days[order], {c: v[order] for c, v in values.items()}
+    return {"key": key, "day": days, **values}
 
 
 def _one_per_patient(parts: list[dict]) -> list[dict]:
@@ -403,21 +405,21 @@ def _one_per_patient(parts: list[dict]) -> list[dict]:
         by_key.setdefault(part["key"], []).append(part)
     if len(by_key) == len(parts):
         return parts
-    merged = []
-    for key, group in by_key.items():
-        day = np.concatenate([part["day"] for part in group])
-        if len(np.unique(day)) != len(day):
-            raise InvalidInput("a patient appears twice with overlapping days")
-        order = np.argsort(day, kind="stable")
-        values = {c: np.concatenate([part[c] for part in group])[order] for c in VALUE_COLUMNS}
-        merged.append({"key": key, "day": day[order], **values})
-    return merged
+    return [
+        _by_day(
+            key,
+            np.concatenate([part["day"] for part in group]),
+            {c: np.concatenate([part[c] for part in group]) for c in VALUE_COLUMNS},
+            "a patient appears twice with overlapping days",
+        )
+        for key, group in by_key.items()
+    ]
 
 
 def _days(values: list, where: str) -> np.ndarray:
     """Parse the days at once when all are ISO dates in range; otherwise row by row, so the
     error names the first bad row."""
-    latest = np.datetime64(datetime.now(UTC).date(), "D") + 1
+    latest = _tomorrow()
     if all(isinstance(v, str) and len(v) == 10 for v in values):
         try:
             days = np.array(values, dtype="datetime64[D]")
@@ -425,7 +427,9 @@ def _days(values: list, where: str) -> np.ndarray:
             days = None
         if days is not None and days.min() >= EARLIEST and days.max() <= latest:
             return days
-    stamps = [_day(v, f"{where}.history[{j}].day") for j, v in enumerate(values)]
+    stamps = [
+        _day(v, f"{where}.history[{j}].day", pd.Timestamp(latest)) for j, v in enumerate(values)
+    ]
     return np.array([d.date() for d in stamps], dtype="datetime64[D]")
 
 

@@ -28,9 +28,9 @@ GRACE_SECONDS = 30
 
 
 def serve_workers(settings, port: int, poll_seconds: float, max_body_bytes: int, workers: int):
+    _check_port_free(port)
     metrics_dir = Path(tempfile.mkdtemp(prefix="novamind-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # inherited by the workers
-    _check_port_free(port)
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked threads
     stop = threading.Event()
 
