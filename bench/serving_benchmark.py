@@ -10,6 +10,13 @@ server (all its processes) is read at the end. Results: bench/results/serving.js
 
     .venv/bin/python bench/serving_benchmark.py [--seconds 12] [--workers 2] [--floor]
         [--servers novamind mlflow kserve-floor] [--patients 1 8] [--concurrency 1 8 32 128]
+        [--loadgen wrk aiohttp]
+
+Load generators: ``wrk`` (C, `apt-get install wrk`; bench/wrk_closed_loop.lua) and an
+aiohttp closed loop in this process. Both keep ``clients`` connections each with one
+request in flight. On a 2-core machine the generator takes CPU from the server it
+measures, so every cell also reports the CPU the server and the generator used
+(``server_cpu_ms_per_request``, ``loadgen_cores``).
 
 ``--floor`` adds a KServe server whose model does no work (bench/kserve_floor_server.py),
 loaded the same way: the latency the framework alone costs on this machine.
@@ -22,6 +29,8 @@ import asyncio
 import base64
 import json
 import os
+import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -72,6 +81,19 @@ def batch_totals(port: int) -> tuple[float, float]:
             if sample.name in totals:
                 totals[sample.name] += sample.value
     return tuple(totals.values())
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live descendants."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def history(rng, days: int = 30) -> list[dict]:
@@ -138,6 +160,7 @@ async def load(
     errors = 0
     sent = 0
     stop_at = 0.0
+    cpu_before = time.process_time()
 
     async def post(http: aiohttp.ClientSession, body: bytes) -> int:
         async with http.post(url, data=body, headers=headers) as reply:
@@ -161,9 +184,11 @@ async def load(
         # warm-up, not counted: every client's connection is open before the clock starts
         await asyncio.gather(*(post(http, payloads[0]) for _ in range(clients)))
         began = time.perf_counter()
+        cpu_before = time.process_time()
         stop_at = began + seconds
         await asyncio.gather(*(client(http, i) for i in range(clients)))
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu_before
     ms = np.array(latencies) * 1000
     return {
         "requests": len(ms),
@@ -173,6 +198,51 @@ async def load(
         "p99_ms": round(float(np.percentile(ms, 99)), 1),
         "requests_per_s": round(len(ms) / elapsed, 1),
         "patients_per_s": round(len(ms) * patients / elapsed, 1),
+        "elapsed_s": elapsed,
+        "loadgen_cores": round(cpu / elapsed, 2),
+    }
+
+
+WRK_SCRIPT = Path(__file__).parent / "wrk_closed_loop.lua"
+
+
+def wrk_load(url: str, kind: str, patients: int, clients: int, seconds: float, headers: dict):
+    """The same closed loop driven by wrk (one thread, ``clients`` connections), the same
+    16 request bodies in turn; a one-second warm-up run opens the connections first."""
+    rng = np.random.default_rng(clients * 10 + patients)
+    folder = Path(tempfile.mkdtemp(prefix="novamind-wrk-"))
+    files = []
+    for i in range(16):
+        files.append(folder / f"body{i}.json")
+        files[-1].write_text(json.dumps(bodies(kind, patients, rng)))
+    path = "/" + url.split("/", 3)[3]
+    env = dict(os.environ, WRK_HEADERS="\n".join(f"{k}: {v}" for k, v in headers.items()))
+
+    def run(duration: float) -> dict:
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{duration:g}s", "--timeout", "60s"]
+        command += ["-s", str(WRK_SCRIPT), url, "--", path, *map(str, files)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    try:
+        run(1)
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        figures = run(seconds)
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    elapsed = figures["duration_us"] / 1e6
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    return {
+        "requests": figures["requests"],
+        "errors": figures["errors"],
+        "p50_ms": round(figures["p50_us"] / 1000, 1),
+        "p95_ms": round(figures["p95_us"] / 1000, 1),
+        "p99_ms": round(figures["p99_us"] / 1000, 1),
+        "requests_per_s": round(figures["requests"] / elapsed, 1),
+        "patients_per_s": round(figures["requests"] * patients / elapsed, 1),
+        "elapsed_s": elapsed,
+        "loadgen_cores": round(cpu / elapsed, 2),
     }
 
 
@@ -195,6 +265,14 @@ def main() -> None:
     parser.add_argument("--patients", type=int, nargs="+", default=[1, 8])
     parser.add_argument(
         "--workers", type=int, default=2, help="novamind serve --workers (server processes)"
+    )
+    parser.add_argument(
+        "--loadgen",
+        nargs="+",
+        choices=["wrk", "aiohttp"],
+        default=["wrk", "aiohttp"] if shutil.which("wrk") else ["aiohttp"],
+        help="load generators, each measuring every cell (default: wrk when installed, "
+        "and aiohttp)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     options = parser.parse_args()
@@ -299,30 +377,46 @@ def main() -> None:
         if floor is not None:
             url = f"http://127.0.0.1:{floor_port}/v1/models/floor:predict"
             targets.append(("kserve-floor", "v1", url, {}))
-        for server, kind, url, headers in targets:
-            if server not in options.servers:
-                continue
-            for patients in options.patients:
-                for clients in options.concurrency:
-                    before = batch_totals(ours_port) if server == "novamind" else None
-                    figures = asyncio.run(
-                        load(
-                            url, kind, patients, clients, options.requests, options.seconds, headers
-                        )
-                    )
-                    if before is not None:
-                        after = batch_totals(ours_port)
-                        batches = max(after[1] - before[1], 1)
-                        figures["mean_batch_requests"] = round((after[0] - before[0]) / batches, 1)
-                    entry = {
-                        "server": server,
-                        "protocol": kind,
-                        "patients_per_request": patients,
-                        "clients": clients,
-                        **figures,
-                    }
-                    report["runs"].append(entry)
-                    print(json.dumps(entry))
+        pids = {"novamind": ours.pid, "mlflow": theirs.pid}
+        if floor is not None:
+            pids["kserve-floor"] = floor.pid
+        cells = [
+            (server, kind, url, headers, loadgen, patients, clients)
+            for server, kind, url, headers in targets
+            if server in options.servers
+            for patients in options.patients
+            for clients in options.concurrency
+            for loadgen in options.loadgen
+        ]
+        for server, kind, url, headers, loadgen, patients, clients in cells:
+            before = batch_totals(ours_port) if server == "novamind" else None
+            cpu_before = tree_cpu_seconds(pids[server])
+            if loadgen == "wrk":
+                figures = wrk_load(url, kind, patients, clients, options.seconds, headers)
+            else:
+                figures = asyncio.run(
+                    load(url, kind, patients, clients, options.requests, options.seconds, headers)
+                )
+            # includes the warm-up requests, a small share of a 12-second cell
+            server_cpu = tree_cpu_seconds(pids[server]) - cpu_before
+            figures["server_cpu_ms_per_request"] = round(
+                1000 * server_cpu / max(figures["requests"], 1), 2
+            )
+            figures["server_cores"] = round(server_cpu / figures.pop("elapsed_s"), 2)
+            if before is not None:
+                after = batch_totals(ours_port)
+                batches = max(after[1] - before[1], 1)
+                figures["mean_batch_requests"] = round((after[0] - before[0]) / batches, 1)
+            entry = {
+                "server": server,
+                "protocol": kind,
+                "loadgen": loadgen,
+                "patients_per_request": patients,
+                "clients": clients,
+                **figures,
+            }
+            report["runs"].append(entry)
+            print(json.dumps(entry))
         measured = [
             (n, p) for n, p in (("novamind", ours), ("mlflow", theirs)) if n in options.servers
         ]
