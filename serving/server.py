@@ -190,6 +190,13 @@ def _server_class():
 
                 app.add_middleware(MultiProcessMetrics)
 
+        def _register_endpoints(self, app) -> None:
+            """KServe's endpoints, with serving/v2_infer.py answering V2 inference first."""
+            from serving.v2_infer import infer_route
+
+            super()._register_endpoints(app)
+            app.router.routes.insert(0, infer_route(self.dataplane))
+
         async def start(self) -> None:
             self.create_application()
             await self._server.serve(sockets=self.sockets)

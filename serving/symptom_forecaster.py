@@ -461,10 +461,9 @@ def _v1_response(version: str | None, forecast: dict[str, np.ndarray]) -> dict:
 
 
 def _v2_response(name, version, forecast: dict[str, np.ndarray], request_id) -> InferResponse:
-    def out(tensor, datatype, values):
-        column = InferOutput(name=tensor, shape=[len(values)], datatype=datatype)
-        column.set_data_from_numpy(np.asarray(values), binary_data=False)
-        return column
+    def out(tensor, datatype, values: np.ndarray):
+        # numpy data, converted once, when KServe writes the response (to_rest)
+        return InferOutput(name=tensor, shape=[len(values)], datatype=datatype, data=values)
 
     return InferResponse(
         model_name=name,

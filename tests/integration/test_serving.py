@@ -600,6 +600,31 @@ BAD_INPUT = [
         id="v2-different-lengths",
     ),
     pytest.param(
+        {
+            "path": INFER,
+            "content": b'{"inputs": [',
+            "headers": {"content-type": "application/json"},
+        },
+        400,
+        "not a V2 inference request: Invalid JSON",
+        id="v2-malformed-json",
+    ),
+    pytest.param(
+        {
+            "path": INFER,
+            "json": {"inputs": [{"name": "patient_key", "shape": [1], "data": ["KEY"]}]},
+        },
+        400,
+        "inputs.0.datatype: Field required",
+        id="v2-tensor-without-datatype",
+    ),
+    pytest.param(
+        {"path": INFER, "json": {"id": "x"}},
+        400,
+        "inputs: Field required",
+        id="v2-no-inputs",
+    ),
+    pytest.param(
         {"path": "/v1/models/no-such-model:predict", "json": {"instances": []}},
         404,
         "no-such-model",
