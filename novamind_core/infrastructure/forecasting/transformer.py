@@ -105,8 +105,10 @@ class QuantileTransformer(nn.Module):
         decoder = self.core.decoder
         if any(layer.norm_first for layer in decoder.layers):
             raise NotImplementedError("cached decoding assumes post-norm decoder layers")
-        heads = self.config.n_heads
-        crossed = [_memory_projection(layer.multihead_attn, memory) for layer in decoder.layers]
+        days = self.config.context_days
+        crossed = [
+            _memory_projection(layer.multihead_attn, memory, days) for layer in decoder.layers
+        ]
         cached: list[tuple | None] = [None] * len(decoder.layers)
         calendar = _dow_features(future_dow).to(memory.dtype)
         previous, steps = last_value.to(memory.dtype), []
@@ -114,9 +116,9 @@ class QuantileTransformer(nn.Module):
             tgt_in = torch.cat([previous.unsqueeze(-1), calendar[:, step]], dim=-1)
             x = self.decoder_in(tgt_in) + self.decoder_pos[step]  # (B,d): the new position
             for i, layer in enumerate(decoder.layers):
-                attended, cached[i] = _self_attention_step(layer.self_attn, x, cached[i], heads)
+                attended, cached[i] = _self_attention_step(layer.self_attn, x, cached[i])
                 x = layer.norm1(x + attended)
-                x = layer.norm2(x + _cross_attention(layer.multihead_attn, x, crossed[i], heads))
+                x = layer.norm2(x + _cross_attention(layer.multihead_attn, x, crossed[i]))
                 x = layer.norm3(x + layer.linear2(layer.activation(layer.linear1(x))))
             if decoder.norm is not None:
                 x = decoder.norm(x)
@@ -126,39 +128,51 @@ class QuantileTransformer(nn.Module):
         return torch.stack(steps, dim=1)
 
 
-def _attend(attention: nn.MultiheadAttention, query, keys, values, heads: int):
-    """Attention of one query position per sequence over ``keys``/``values`` (B,S,d),
-    heads split, merged and projected out. Written out with broadcasting: for a single
-    query position the fused and batched-matmul CPU kernels cost ~70-100 µs a call on
-    tiny heads, this a few."""
-    batch, length, width = keys.shape
-    query = query.view(batch, 1, heads, width // heads)
-    scores = (query * keys.view(batch, length, heads, -1)).sum(-1) * (width // heads) ** -0.5
+def _attend(attention: nn.MultiheadAttention, query, keys, values):
+    """Attention of one query position per sequence, query (B,d), over ``keys``/``values``
+    (B,S,heads,d/heads), merged and projected out. Written out with broadcasting: for a
+    single query position the fused and batched-matmul CPU kernels cost ~70-100 µs a call
+    on tiny heads, this a few. Shapes come from the layer's sizes (Python numbers), so
+    an exported graph reshapes by constants instead of computing shapes at run time."""
+    heads, width = attention.num_heads, attention.embed_dim
+    query = query.view(-1, 1, heads, width // heads)
+    scores = (query * keys).sum(-1) * (width // heads) ** -0.5  # (B,S,heads)
     weights = torch.softmax(scores, dim=1).unsqueeze(-1)  # (B,S,heads,1)
-    out = (weights * values.view(batch, length, heads, -1)).sum(1)  # (B,heads,d/heads)
-    return attention.out_proj(out.reshape(batch, width))
+    out = (weights * values).sum(1)  # (B,heads,d/heads)
+    return attention.out_proj(out.reshape(-1, width))
 
 
-def _memory_projection(attention: nn.MultiheadAttention, memory):
-    """Keys and values of the encoder memory for one cross-attention layer."""
+def _heads(attention: nn.MultiheadAttention, x, length: int):
+    """(B,S,d) or (B,d) with S = ``length`` → (B,S,heads,d/heads)."""
+    return x.view(-1, length, attention.num_heads, attention.embed_dim // attention.num_heads)
+
+
+def _memory_projection(attention: nn.MultiheadAttention, memory, length: int):
+    """Keys and values of the encoder memory (``length`` days) for one cross-attention
+    layer, split into heads."""
     _, w_k, w_v = attention.in_proj_weight.chunk(3)
     _, b_k, b_v = attention.in_proj_bias.chunk(3)
-    return nn.functional.linear(memory, w_k, b_k), nn.functional.linear(memory, w_v, b_v)
+    return (
+        _heads(attention, nn.functional.linear(memory, w_k, b_k), length),
+        _heads(attention, nn.functional.linear(memory, w_v, b_v), length),
+    )
 
 
-def _cross_attention(attention: nn.MultiheadAttention, x, memory_projection, heads: int):
+def _cross_attention(attention: nn.MultiheadAttention, x, memory_projection):
     w_q = attention.in_proj_weight.chunk(3)[0]
     b_q = attention.in_proj_bias.chunk(3)[0]
-    return _attend(attention, nn.functional.linear(x, w_q, b_q), *memory_projection, heads)
+    return _attend(attention, nn.functional.linear(x, w_q, b_q), *memory_projection)
 
 
-def _self_attention_step(attention: nn.MultiheadAttention, x, cache, heads: int):
-    """Self-attention of one new position (B,d) over itself and the cached earlier ones."""
+def _self_attention_step(attention: nn.MultiheadAttention, x, cache):
+    """Self-attention of one new position (B,d) over itself and the cached earlier ones
+    (keys and values split into heads)."""
     projected = nn.functional.linear(x, attention.in_proj_weight, attention.in_proj_bias)
-    query, key, value = (part.unsqueeze(1) for part in projected.chunk(3, dim=-1))
+    query, key, value = projected.chunk(3, dim=-1)
+    key, value = _heads(attention, key, 1), _heads(attention, value, 1)
     if cache is not None:
         key, value = torch.cat([cache[0], key], dim=1), torch.cat([cache[1], value], dim=1)
-    return _attend(attention, query, key, value, heads), (key, value)
+    return _attend(attention, query, key, value), (key, value)
 
 
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
