@@ -13,7 +13,6 @@ import logging
 import math
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -213,13 +212,14 @@ class SymptomForecasterModel(Model):
             if list(tensor.shape) != [len(values)]:
                 raise InvalidInput(f"input {tensor.name!r} must be one-dimensional")
             if expected == "BYTES":
-                values = [v.decode() if isinstance(v, bytes) else v for v in values]
+                values = [v.decode() if isinstance(v, bytes) else v for v in values.tolist()]
             else:
                 values = values.astype(float)
             columns[tensor.name] = values
         if "patient_key" not in columns:
             raise InvalidInput("missing input tensor 'patient_key'")
-        for key in set(columns["patient_key"]):
+        keys = list(dict.fromkeys(columns["patient_key"]))  # patients in the order sent
+        for key in keys:
             _check_key(key, "inputs.patient_key")
         if "day" not in columns and len(columns) > 1:
             raise InvalidInput(
@@ -231,16 +231,17 @@ class SymptomForecasterModel(Model):
         if lengths["patient_key"] == 0:
             raise InvalidInput("empty batch: the input tensors hold no rows")
         if set(columns) == {"patient_key"}:
-            keys = list(dict.fromkeys(columns["patient_key"]))
             return [self._stored_history(k, "patient_key") for k in keys]
-        rows_of: dict[str, list[int]] = {}  # one history per patient, rows in the order sent
-        for row, key in enumerate(columns["patient_key"]):
-            rows_of.setdefault(key, []).append(row)
         numbers = {c: columns[c] for c in VALUE_COLUMNS if c in columns}
-        parts = []
-        for key, rows in rows_of.items():
-            index = np.asarray(rows)
-            values = _checked_columns({c: v[index] for c, v in numbers.items()}, "inputs")
+        if len(keys) == 1:  # one patient: every row is theirs
+            return [
+                _history(keys[0], columns["day"], _checked_columns(numbers, "inputs"), "inputs")
+            ]
+        sent = np.array(columns["patient_key"], dtype=object)
+        parts = []  # one history per patient, rows in the order sent
+        for key in keys:
+            rows = np.flatnonzero(sent == key)
+            values = _checked_columns({c: v[rows] for c, v in numbers.items()}, "inputs")
             parts.append(_history(key, [columns["day"][j] for j in rows], values, "inputs"))
         return parts
 
@@ -289,8 +290,8 @@ def _check_key(key: Any, where: str) -> str:
 
 
 def _tomorrow() -> np.datetime64:
-    """Tomorrow (UTC): the latest day a history may hold."""
-    return np.datetime64(datetime.now(UTC).date(), "D") + 1
+    """Tomorrow (UTC): the latest day a history may hold (days since the epoch, + 1)."""
+    return np.datetime64(int(time.time() // 86400) + 1, "D")
 
 
 def _day(value: Any, where: str, latest: pd.Timestamp) -> pd.Timestamp:
@@ -420,9 +421,10 @@ def _days(values: list, where: str) -> np.ndarray:
     """Parse the days at once when all are ISO dates in range; otherwise row by row, so the
     error names the first bad row."""
     latest = _tomorrow()
-    if all(isinstance(v, str) and len(v) == 10 for v in values):
-        try:
-            days = np.array(values, dtype="datetime64[D]")
+    text = np.asarray(values)  # only a list of strings becomes a str array
+    if text.dtype.kind == "U" and text.dtype.itemsize == 40 and np.char.str_len(text).min() == 10:
+        try:  # every value a 10-character string: YYYY-MM-DD or an error
+            days = text.astype("datetime64[D]")
         except ValueError:
             days = None
         if days is not None and days.min() >= EARLIEST and days.max() <= latest:

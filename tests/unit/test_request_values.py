@@ -75,3 +75,54 @@ def test_tensor_columns_are_checked_whole_and_name_the_first_bad_row():
     with pytest.raises(InvalidInput, match=r"inputs\.history\[1\]\.steps must lie in"):
         mood, steps = np.array([5.0, 6.0, 99.0]), np.array([1, -5, 3.0])
         _checked_columns({"mood": mood, "steps": steps}, "inputs")
+
+
+def _v2_request(keys: list[str], days: list[str], mood: list[float]):
+    from kserve.protocol.infer_type import InferRequest
+
+    from serving.v2_infer import parse
+
+    body = {
+        "inputs": [
+            {"name": "patient_key", "datatype": "BYTES", "shape": [len(keys)], "data": keys},
+            {"name": "day", "datatype": "BYTES", "shape": [len(days)], "data": days},
+            {"name": "mood", "datatype": "FP32", "shape": [len(mood)], "data": mood},
+        ]
+    }
+    import json
+
+    return InferRequest.from_inference_request(parse(json.dumps(body).encode()), "m")
+
+
+def test_v2_rows_of_patients_interleaved_become_one_history_each_in_the_order_sent():
+    from serving.symptom_forecaster import SymptomForecasterModel
+
+    other = "p_" + "b" * 24
+    request = _v2_request(
+        [other, KEY, other, KEY, other],
+        ["2025-03-02", "2025-03-05", "2025-03-01", "2025-03-04", "2025-03-03"],
+        [2.0, 5.0, 1.0, 4.0, 3.0],
+    )
+    parts = SymptomForecasterModel("m")._from_v2(request)
+    assert [p["key"] for p in parts] == [other, KEY]
+    assert parts[0]["day"].astype(str).tolist() == ["2025-03-01", "2025-03-02", "2025-03-03"]
+    assert parts[0]["mood"].tolist() == [1.0, 2.0, 3.0]
+    assert parts[1]["day"].astype(str).tolist() == ["2025-03-04", "2025-03-05"]
+    assert parts[1]["mood"].tolist() == [4.0, 5.0]
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (["2025-03-01", "yesterday"], "inputs.history[1].day is not a date: 'yesterday'"),
+        (["2025-03-01", "2025-02-30"], "inputs.history[1].day is not a date"),
+        (["2025-03-01", "3025-03-01"], "must lie between 1900-01-01 and today"),
+    ],
+)
+def test_v2_days_that_are_not_plain_past_dates_are_refused_by_row(days, message):
+    from serving.symptom_forecaster import SymptomForecasterModel
+
+    request = _v2_request([KEY, KEY], days, [1.0, 2.0])
+    with pytest.raises(InvalidInput) as raised:
+        SymptomForecasterModel("m")._from_v2(request)
+    assert message in str(raised.value)
