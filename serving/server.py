@@ -6,9 +6,11 @@ import asyncio
 import gc
 import logging
 import os
+import sys
 import threading
 
 log = logging.getLogger(__name__)
+GIL_SWITCH_SECONDS = 0.001
 
 
 def champion_loader(name: str):
@@ -267,6 +269,12 @@ def serve(
     # fighting the event loop and XGBoost costs far more than it gains (measured: 18 ms
     # vs about 500 ms per single-patient forecast on 2 busy cores).
     torch.set_num_threads(int(os.environ.get("NOVAMIND_TORCH_THREADS", "1")))
+    # The event loop and the micro-batch thread share one GIL. A thread that wants it waits
+    # for the holder to let go or for the switch interval to pass (5 ms by default), and
+    # the batch thread re-takes it several times per batch (after ONNX Runtime, XGBoost,
+    # numpy). 1 ms, measured against 5 in interleaved A/B rounds at 32 clients: +6% V1 and
+    # +9% V2 requests/s, p99 41 -> 37 ms; 0.5 and 2 ms did no better.
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     install_auth(settings, max_body_bytes)
     models = build_models(settings)
     # the loaded model, torch and pandas are long-lived: move them out of the cyclic
