@@ -83,11 +83,16 @@ def batch_totals(port: int) -> tuple[float, float]:
     return tuple(totals.values())
 
 
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and its live descendants (a server's workers)."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its live descendants."""
     total = 0.0
-    root = psutil.Process(pid)
-    for process in [root, *root.children(recursive=True)]:
+    for process in process_tree(pid):
         try:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
@@ -160,7 +165,6 @@ async def load(
     errors = 0
     sent = 0
     stop_at = 0.0
-    cpu_before = time.process_time()
 
     async def post(http: aiohttp.ClientSession, body: bytes) -> int:
         async with http.post(url, data=body, headers=headers) as reply:
@@ -190,14 +194,20 @@ async def load(
         elapsed = time.perf_counter() - began
         cpu = time.process_time() - cpu_before
     ms = np.array(latencies) * 1000
+    return figures(len(ms), errors, np.percentile(ms, [50, 95, 99]), elapsed, cpu, patients)
+
+
+def figures(requests, errors, p50_95_99_ms, elapsed: float, cpu: float, patients: int) -> dict:
+    """One cell's figures, whichever generator measured it."""
+    p50, p95, p99 = (round(float(ms), 1) for ms in p50_95_99_ms)
     return {
-        "requests": len(ms),
+        "requests": requests,
         "errors": errors,
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p95_ms": round(float(np.percentile(ms, 95)), 1),
-        "p99_ms": round(float(np.percentile(ms, 99)), 1),
-        "requests_per_s": round(len(ms) / elapsed, 1),
-        "patients_per_s": round(len(ms) * patients / elapsed, 1),
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "requests_per_s": round(requests / elapsed, 1),
+        "patients_per_s": round(requests * patients / elapsed, 1),
         "elapsed_s": elapsed,
         "loadgen_cores": round(cpu / elapsed, 2),
     }
@@ -227,23 +237,15 @@ def wrk_load(url: str, kind: str, patients: int, clients: int, seconds: float, h
     try:
         run(1)
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        figures = run(seconds)
+        wrk = run(seconds)
         cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    elapsed = figures["duration_us"] / 1e6
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    return {
-        "requests": figures["requests"],
-        "errors": figures["errors"],
-        "p50_ms": round(figures["p50_us"] / 1000, 1),
-        "p95_ms": round(figures["p95_us"] / 1000, 1),
-        "p99_ms": round(figures["p99_us"] / 1000, 1),
-        "requests_per_s": round(figures["requests"] / elapsed, 1),
-        "patients_per_s": round(figures["requests"] * patients / elapsed, 1),
-        "elapsed_s": elapsed,
-        "loadgen_cores": round(cpu / elapsed, 2),
-    }
+    percentiles = [wrk[f"p{p}_us"] / 1000 for p in (50, 95, 99)]
+    return figures(
+        wrk["requests"], wrk["errors"], percentiles, wrk["duration_us"] / 1e6, cpu, patients
+    )
 
 
 def main() -> None:
@@ -392,28 +394,28 @@ def main() -> None:
             before = batch_totals(ours_port) if server == "novamind" else None
             cpu_before = tree_cpu_seconds(pids[server])
             if loadgen == "wrk":
-                figures = wrk_load(url, kind, patients, clients, options.seconds, headers)
+                cell = wrk_load(url, kind, patients, clients, options.seconds, headers)
             else:
-                figures = asyncio.run(
+                cell = asyncio.run(
                     load(url, kind, patients, clients, options.requests, options.seconds, headers)
                 )
             # includes the warm-up requests, a small share of a 12-second cell
             server_cpu = tree_cpu_seconds(pids[server]) - cpu_before
-            figures["server_cpu_ms_per_request"] = round(
-                1000 * server_cpu / max(figures["requests"], 1), 2
+            cell["server_cpu_ms_per_request"] = round(
+                1000 * server_cpu / max(cell["requests"], 1), 2
             )
-            figures["server_cores"] = round(server_cpu / figures.pop("elapsed_s"), 2)
+            cell["server_cores"] = round(server_cpu / cell.pop("elapsed_s"), 2)
             if before is not None:
                 after = batch_totals(ours_port)
                 batches = max(after[1] - before[1], 1)
-                figures["mean_batch_requests"] = round((after[0] - before[0]) / batches, 1)
+                cell["mean_batch_requests"] = round((after[0] - before[0]) / batches, 1)
             entry = {
                 "server": server,
                 "protocol": kind,
                 "loadgen": loadgen,
                 "patients_per_request": patients,
                 "clients": clients,
-                **figures,
+                **cell,
             }
             report["runs"].append(entry)
             print(json.dumps(entry))
@@ -421,7 +423,7 @@ def main() -> None:
             (n, p) for n, p in (("novamind", ours), ("mlflow", theirs)) if n in options.servers
         ]
         for name, process in measured:
-            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+            tree = process_tree(process.pid)
             report["rss_mib"][name] = round(sum(p.memory_info().rss for p in tree) / 2**20)
     finally:
         for process in (ours, theirs, floor):

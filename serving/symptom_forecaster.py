@@ -233,10 +233,6 @@ class SymptomForecasterModel(Model):
         if set(columns) == {"patient_key"}:
             return [self._stored_history(k, "patient_key") for k in keys]
         numbers = {c: columns[c] for c in VALUE_COLUMNS if c in columns}
-        if len(keys) == 1:  # one patient: every row is theirs
-            return [
-                _history(keys[0], columns["day"], _checked_columns(numbers, "inputs"), "inputs")
-            ]
         sent = np.array(columns["patient_key"], dtype=object)
         parts = []  # one history per patient, rows in the order sent
         for key in keys:

@@ -1,12 +1,15 @@
 """Request histories are checked column by column; errors still name the first bad value."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferRequest
 
-from serving.symptom_forecaster import _checked_columns, _history_columns
+from serving.symptom_forecaster import SymptomForecasterModel, _checked_columns, _history_columns
+from serving.v2_infer import parse
 
 KEY = "p_" + "a" * 24
 
@@ -77,11 +80,7 @@ def test_tensor_columns_are_checked_whole_and_name_the_first_bad_row():
         _checked_columns({"mood": mood, "steps": steps}, "inputs")
 
 
-def _v2_request(keys: list[str], days: list[str], mood: list[float]):
-    from kserve.protocol.infer_type import InferRequest
-
-    from serving.v2_infer import parse
-
+def _v2_request(keys: list[str], days: list[str], mood: list[float]) -> InferRequest:
     body = {
         "inputs": [
             {"name": "patient_key", "datatype": "BYTES", "shape": [len(keys)], "data": keys},
@@ -89,14 +88,10 @@ def _v2_request(keys: list[str], days: list[str], mood: list[float]):
             {"name": "mood", "datatype": "FP32", "shape": [len(mood)], "data": mood},
         ]
     }
-    import json
-
     return InferRequest.from_inference_request(parse(json.dumps(body).encode()), "m")
 
 
 def test_v2_rows_of_patients_interleaved_become_one_history_each_in_the_order_sent():
-    from serving.symptom_forecaster import SymptomForecasterModel
-
     other = "p_" + "b" * 24
     request = _v2_request(
         [other, KEY, other, KEY, other],
@@ -120,8 +115,6 @@ def test_v2_rows_of_patients_interleaved_become_one_history_each_in_the_order_se
     ],
 )
 def test_v2_days_that_are_not_plain_past_dates_are_refused_by_row(days, message):
-    from serving.symptom_forecaster import SymptomForecasterModel
-
     request = _v2_request([KEY, KEY], days, [1.0, 2.0])
     with pytest.raises(InvalidInput) as raised:
         SymptomForecasterModel("m")._from_v2(request)

@@ -134,17 +134,15 @@ def _attend(attention: nn.MultiheadAttention, query, keys, values):
     single query position the fused and batched-matmul CPU kernels cost ~70-100 µs a call
     on tiny heads, this a few. Shapes come from the layer's sizes (Python numbers), so
     an exported graph reshapes by constants instead of computing shapes at run time."""
-    heads, width = attention.num_heads, attention.embed_dim
-    query = query.view(-1, 1, heads, width // heads)
-    scores = (query * keys).sum(-1) * (width // heads) ** -0.5  # (B,S,heads)
+    scores = (_heads(attention, query, 1) * keys).sum(-1) * attention.head_dim**-0.5
     weights = torch.softmax(scores, dim=1).unsqueeze(-1)  # (B,S,heads,1)
     out = (weights * values).sum(1)  # (B,heads,d/heads)
-    return attention.out_proj(out.reshape(-1, width))
+    return attention.out_proj(out.reshape(-1, attention.embed_dim))
 
 
 def _heads(attention: nn.MultiheadAttention, x, length: int):
     """(B,S,d) or (B,d) with S = ``length`` → (B,S,heads,d/heads)."""
-    return x.view(-1, length, attention.num_heads, attention.embed_dim // attention.num_heads)
+    return x.view(-1, length, attention.num_heads, attention.head_dim)
 
 
 def _memory_projection(attention: nn.MultiheadAttention, memory, length: int):
