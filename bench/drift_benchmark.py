@@ -34,12 +34,13 @@ from novamind_core.application.deidentify import deidentify  # noqa: E402
 from novamind_core.application.monitor_drift import check_drift  # noqa: E402
 from novamind_core.domain.drift import DriftStatus  # noqa: E402
 from novamind_core.domain.model_registry import ModelVersion  # noqa: E402
-from novamind_core.infrastructure.forecasting import training  # noqa: E402
-from novamind_core.infrastructure.monitoring.drift_policy import load_policy  # noqa: E402
-from novamind_core.infrastructure.monitoring.drift_reference import (  # noqa: E402
+from novamind_core.families.forecasting import training  # noqa: E402
+from novamind_core.families.forecasting.drift import (  # noqa: E402
+    MONITORED_FEATURES,
     build_reference,
-    write_reference,
 )
+from novamind_core.infrastructure.monitoring.drift_policy import load_policy  # noqa: E402
+from novamind_core.infrastructure.monitoring.drift_reference import write_reference  # noqa: E402
 from novamind_core.infrastructure.monitoring.evidently_drift import (  # noqa: E402
     EvidentlyDriftDetector,
 )
@@ -75,7 +76,7 @@ class _Fixed:
 
 def behaviour(bundle, reference) -> dict:
     """False alarms over 20 unshifted seeds; scores of two injected shifts."""
-    policy, detector = load_policy(), EvidentlyDriftDetector()
+    policy, detector = load_policy(MONITORED_FEATURES), EvidentlyDriftDetector()
 
     def judge(current):
         result, _ = check_drift(
@@ -122,7 +123,7 @@ def register(tmp: Path, reference: pd.DataFrame) -> dict[str, str]:
     from novamind_core.infrastructure.settings import get_settings
 
     get_settings.cache_clear()
-    configure()
+    configure("drift-benchmark")
     client = MlflowClient()
     client.create_registered_model(NAME)
     with mlflow.start_run() as run:

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from novamind_core.infrastructure.forecasting import baselines, training
-from novamind_core.infrastructure.forecasting.imputation import KEY
-from novamind_core.infrastructure.forecasting.metrics import horizon_metrics, seasonal_scale
-from novamind_core.infrastructure.forecasting.spec import ForecastSpec
+from novamind_core.families.forecasting import baselines, training
+from novamind_core.families.forecasting.imputation import KEY
+from novamind_core.families.forecasting.metrics import horizon_metrics, seasonal_scale
+from novamind_core.families.forecasting.spec import ForecastSpec
 from novamind_core.infrastructure.synthetic import cohort, dynamics
 
 RESULTS = Path(__file__).parent / "results" / "forecast_ceiling.json"

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from novamind_core.application.deidentify import deidentify
-from novamind_core.infrastructure.forecasting import training, transformer
-from novamind_core.infrastructure.forecasting.metrics import horizon_metrics, seasonal_scale
-from novamind_core.infrastructure.forecasting.spec import ForecastSpec
+from novamind_core.families.forecasting import training, transformer
+from novamind_core.families.forecasting.metrics import horizon_metrics, seasonal_scale
+from novamind_core.families.forecasting.spec import ForecastSpec
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
 

@@ -292,14 +292,14 @@ def main() -> None:
     from mlflow.tracking import MlflowClient
 
     from novamind_core.domain.security import Role
-    from novamind_core.infrastructure.registry.model_registry import register_symptom_forecaster
+    from novamind_core.families.forecasting.registration import register_forecaster
     from novamind_core.infrastructure.security.tokens import TokenService
     from tests.support.tiny_forecaster import train_tiny_bundle
 
     # the architecture the pipeline trains by default (2 encoder / 2 decoder layers, XGBoost
     # tuned over 8 trials); one epoch on a small cohort, as only the shape sets the cost
     _, evaluation, _ = train_tiny_bundle(work / "bundle", KEY, layers=2, trials=8)
-    registered = register_symptom_forecaster(
+    registered = register_forecaster(
         work / "bundle", evaluation, {"bench": True}, {"version": "bench", "fingerprint": ""}, ""
     )
     MlflowClient().set_registered_model_alias(

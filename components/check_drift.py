@@ -1,4 +1,4 @@
-"""Component: judge drift of the champion's logged payloads; output the verdict.
+"""Component: judge drift of a champion's logged payloads; output the verdict.
 
 The verdict is the return value (drift, no_drift, insufficient_data), not a NamedTuple: the KFP
 local runner cannot resolve a NamedTuple field inside a ``dsl.If`` condition (kfp 2.17).
@@ -20,14 +20,19 @@ def check_drift(
 ) -> str:
     import shutil
     import tempfile
+    import time
     from datetime import datetime
     from pathlib import Path
 
+    from novamind_core.families import family_of
+    from novamind_core.infrastructure.kfp.step_runner import announce
     from novamind_core.infrastructure.monitoring.drift_check import run_drift_check
 
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         check = run_drift_check(
             model,
+            family_of(model).drift_features,
             datetime.fromisoformat(since) if since else None,
             out_dir=Path(tmp),
             min_samples=min_samples or None,
@@ -45,4 +50,10 @@ def check_drift(
         if column.judged:
             metrics.log_metric(f"drift_score_{column.column}", float(column.score))
     print(f"{model} v{result.version}: {result.summary()}")
+    announce(
+        "check_drift",
+        time.perf_counter() - started,
+        {"verdict": result.status.value, "current_rows": result.current_rows},
+        {"drift": f"{model} version {result.version}: {result.summary()}"},
+    )
     return result.status.value

@@ -10,16 +10,9 @@ from components.image import BASE_IMAGE
 def render_manifest(model_name: str, image: str, manifest: Output[Artifact]) -> str:
     from pathlib import Path
 
-    from novamind_core.domain.errors import ValidationError
-    from novamind_core.infrastructure.deployment.manifests import (
-        render_inference_service,
-        validate_documents,
-    )
-    from novamind_core.infrastructure.registry.mlflow_registry import MlflowModelRegistry
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.deployment.manifests import render_validated
 
-    text = render_inference_service(MlflowModelRegistry(), model_name, image)
-    problems = validate_documents(text)
-    if problems:
-        raise ValidationError("rendered manifest is invalid: " + "; ".join(problems))
+    text = render_validated(composition.model_registry(), model_name, image)
     Path(manifest.path).write_text(text)
     return text.split("novamind.io/model-version: ", 1)[1].split("\n", 1)[0].strip('"')

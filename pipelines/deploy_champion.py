@@ -1,9 +1,10 @@
-"""Deploy pipeline: render the validated InferenceService of the approved champion."""
+"""Deploy pipeline: render the validated InferenceService of an approved champion."""
 
 from kfp import dsl
 
 from components.image import BASE_IMAGE
 from components.render_manifest import render_manifest
+from novamind_core.families import DEFAULT_MODEL
 
 PIPELINE_NAME = "deploy-champion"
 
@@ -13,7 +14,5 @@ PIPELINE_NAME = "deploy-champion"
     description="Render the KServe InferenceService of the "
     "approved champion (apply it with `novamind deploy apply` or GitOps).",
 )
-def deploy_champion(
-    model_name: str = "symptom-forecaster", image: str = BASE_IMAGE, run_tag: str = ""
-):
+def deploy_champion(model_name: str = DEFAULT_MODEL, image: str = BASE_IMAGE, run_tag: str = ""):
     render_manifest(model_name=model_name, image=image)

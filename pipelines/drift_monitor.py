@@ -1,20 +1,22 @@
-"""Drift-monitor pipeline: judge the champion's payloads; on confirmed drift, retrain."""
+"""Drift-monitor pipeline: judge a champion's payloads; on confirmed drift, retrain it."""
 
 from kfp import dsl
 
 from components.check_drift import check_drift
 from components.trigger_retraining import trigger_retraining
+from novamind_core.families import DEFAULT_MODEL
 
 PIPELINE_NAME = "drift-monitor"
 
 
 @dsl.pipeline(
     name=PIPELINE_NAME,
-    description="Compare the served champion's logged payloads with its training reference "
-    "(Evidently); when drift is confirmed, trigger the symptom-forecasting pipeline.",
+    description="Compare a served champion's logged payloads with its training reference "
+    "(Evidently); when drift is confirmed, trigger its family's training pipeline.",
 )
 def drift_monitor(
-    model: str = "symptom-forecaster",
+    model: str = DEFAULT_MODEL,
+    training_pipeline: str = "",
     since: str = "",
     min_samples: int = 0,
     retrain: bool = True,
@@ -23,11 +25,14 @@ def drift_monitor(
     training_params: str = "",
     run_tag: str = "",
 ):
+    """``training_pipeline`` empty: the training pipeline of the model's family."""
     verdict = check_drift(model=model, since=since, min_samples=min_samples)
     # nested conditions (KFP builds one sub-DAG per condition)
     with dsl.If(verdict.outputs["Output"] == "drift", name="drift-confirmed"):  # noqa: SIM117
         with dsl.If(retrain == True, name="retraining-enabled"):  # noqa: E712
             trigger_retraining(
+                model=model,
+                pipeline=training_pipeline,
                 drift_status=verdict.outputs["Output"],
                 mode=retrain_mode,
                 kfp_host=kfp_host,

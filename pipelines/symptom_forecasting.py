@@ -3,15 +3,15 @@ evaluate and drift reference → register."""
 
 from kfp import dsl
 
-from components.build_reference import build_reference
-from components.evaluate import evaluate
-from components.fit_ensemble import fit_ensemble
-from components.impute import impute
-from components.register import register
-from components.split import split
-from components.train_transformer import train_transformer
-from components.tune_xgboost import tune_xgboost
-from components.validate import validate
+from components.forecasting.build_reference import build_reference
+from components.forecasting.evaluate import evaluate
+from components.forecasting.fit_ensemble import fit_ensemble
+from components.forecasting.impute import impute
+from components.forecasting.register import register
+from components.forecasting.split import split
+from components.forecasting.train_transformer import train_transformer
+from components.forecasting.tune_xgboost import tune_xgboost
+from components.forecasting.validate import validate
 
 PIPELINE_NAME = "symptom-forecasting"
 

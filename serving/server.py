@@ -1,4 +1,4 @@
-"""`novamind serve`: one KServe ModelServer with every registered champion."""
+"""`novamind serve`: one KServe ModelServer with the champion of every model family."""
 
 from __future__ import annotations
 
@@ -13,144 +13,34 @@ log = logging.getLogger(__name__)
 GIL_SWITCH_SECONDS = 0.001
 
 
-def champion_loader(name: str):
-    """Load ``models:/<name>@champion``; returns (bundle, version) or (None, None)."""
-    from mlflow.tracking import MlflowClient
+def build_models(settings, only: list[str] | None = None):
+    """One served model per family (or per model named in ``only``), each with its
+    champion loaded if it has one."""
+    from novamind_core.families import FAMILIES
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.family_descriptor import load
+    from novamind_core.infrastructure.serving.champion import champion_loader, update_drift_gauges
 
-    from novamind_core.infrastructure.registry.model_registry import CHAMPION
-    from novamind_core.infrastructure.registry.tracking import configure
-
-    def load(current: str | None):
-        """(bundle, version); (None, current) when unchanged; (None, None) without one."""
-        import mlflow
-
-        configure()
-        pinned = os.environ.get("NOVAMIND_MODEL_URI", "")
-        if pinned:  # a rendered InferenceService pins the approved version
-            version, uri = pinned.rsplit("/", 1)[-1], pinned
-        else:
-            try:
-                version = str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
-            except mlflow.exceptions.MlflowException:
-                return None, None
-            uri = f"models:/{name}/{version}"  # exactly the version read above
-        if version == current:
-            return None, current
-        bundle = mlflow.pyfunc.load_model(uri).unwrap_python_model().bundle
-        bundle.prepare_for_serving()  # ONNX Runtime decoding, one merged XGBoost booster
-        return bundle, version
-
-    return load
-
-
-def store_history_source(settings):
-    """Read a patient's latest daily history from the encrypted store (audited)."""
-    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
-    from novamind_core.infrastructure.store.dataset_store import EncryptedDatasetStore
-
-    if settings.encryption_key is None:
-        return None
-    store = EncryptedDatasetStore(settings.store_dir, settings.require_encryption_key())
-    audit = HashChainAuditTrail(settings.audit_log_path, actor="symptom-forecaster-server")
-    cache: dict = {}
-
-    def history(key: str, days: int):
-        import pandas as pd
-
-        version = store.latest().version
-        if cache.get("version") != version:
-            obs = store.read(version, "symptom_observations")
-            bio = store.read(version, "biometrics")
-            cache.update(version=version, obs=obs, bio=bio)
-        obs, bio = cache["obs"], cache["bio"]
-        rows = pd.concat([obs[obs["patient_key"] == key], bio[bio["patient_key"] == key]])
-        if rows.empty:
-            return None
-        audit.record("read", f"{version}/patient", purpose="serve forecast", patient=key)
-        rows = rows.assign(day=rows["recorded_at"].dt.normalize())
-        values = [
-            c
-            for c in (
-                "phq9",
-                "gad7",
-                "mood",
-                "heart_rate_bpm",
-                "hrv_rmssd_ms",
-                "sleep_hours",
-                "steps",
-            )
-            if c in rows
-        ]
-        daily = rows.groupby("day")[values].mean().reset_index()
-        daily = daily[daily["day"] > daily["day"].max() - pd.Timedelta(days=days + 6)]
-        return daily.assign(patient_key=key)
-
-    return history
-
-
-VERDICT_VALUES = {"drift": 1.0, "no_drift": 0.0, "insufficient_data": -1.0}
-
-
-def update_drift_gauges(model) -> None:
-    """Expose the served version's latest drift verdict (its ``drift.*`` tags) as gauges."""
-    import json
-
-    from mlflow.tracking import MlflowClient
-
-    from serving import metrics
-
-    if model.version is None:
-        return
-    try:
-        tags = MlflowClient().get_model_version(model.name, model.version).tags
-    except Exception as exc:  # the registry being away must not disturb serving
-        log.warning("could not read the drift status of %s: %s", model.name, exc)
-        return
-    status = tags.get("drift.status")
-    if status is None:
-        return
-    metrics.DRIFT_DETECTED.labels(model.name, model.version).set(VERDICT_VALUES.get(status, -1.0))
-    for column, score in json.loads(tags.get("drift.scores", "{}")).items():
-        metrics.DRIFT_SCORE.labels(model.name, model.version, column).set(float(score))
-
-
-def poll_champions(models, interval: float, stop: threading.Event) -> None:
-    """Reload each model when its champion alias moves; a failed load keeps the old one;
-    refresh the drift gauges from the served version's tags; write buffered payload-log
-    rows (at most one interval old when the drift monitor reads them)."""
-    while not stop.wait(interval):
-        for model in models:
-            model.load()
-            update_drift_gauges(model)
-            if model.payload_log is not None:
-                model.payload_log.flush()
-
-
-def build_models(settings):
-    from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
-    from serving.symptom_forecaster import NAME, SymptomForecasterModel
-
-    payloads = None
-    if settings.encryption_key is not None:
-        payloads = PayloadLog(
-            # chunks of 2,000 rows: writing one (a DataFrame, Parquet, AES-GCM) holds the
-            # GIL for milliseconds, which the event loop waits out; at 800 requests/s a
-            # 200-row chunk every quarter second stalled it often. The poll above writes
-            # whatever is buffered every poll interval.
-            settings.data_dir,
-            NAME,
-            settings.require_encryption_key(),
-            flush_rows=2000,
+    store = composition.dataset_store(settings) if settings.encryption_key is not None else None
+    models = []
+    for family in FAMILIES:
+        if only is not None and family.model_name not in only:
+            continue
+        model_class = load(family.serving_class)
+        audit = composition.audit_trail(f"{family.model_name}-server", settings)
+        history = load(family.history_source)(store, audit) if store is not None else None
+        # payload-log chunks of 2,000 rows: writing one (a DataFrame, Parquet, AES-GCM) holds
+        # the GIL for milliseconds, which the event loop waits out; at 800 requests/s a
+        # 200-row chunk every quarter second stalled it often. The poll thread writes
+        # whatever is buffered every poll interval.
+        payloads = composition.payload_log(family.model_name, flush_rows=2000, config=settings)
+        model = model_class(
+            champion_loader(family.model_name, model_class.servable_from), history, payloads, audit
         )
-    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
-
-    audit = HashChainAuditTrail(settings.audit_log_path, actor=f"{NAME}-server")
-    model = SymptomForecasterModel(
-        champion_loader(NAME), store_history_source(settings), payloads, audit
-    )
-    model.load()
-    update_drift_gauges(model)
-    return [model]
+        model.load()
+        update_drift_gauges(model)
+        models.append(model)
+    return models
 
 
 def install_auth(settings, max_body_bytes: int) -> None:
@@ -158,7 +48,7 @@ def install_auth(settings, max_body_bytes: int) -> None:
     from kserve.model_server import app
 
     from novamind_core.infrastructure.security.tokens import TokenService
-    from serving.auth import AuthMiddleware
+    from novamind_core.infrastructure.serving.auth import AuthMiddleware
 
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -180,7 +70,7 @@ def _server_class():
         """KServe's REST server without its TimingMiddleware, which reads the process's CPU
         time through psutil on every request only to write a trace log line: 7% of the
         server's time at 32 clients (py-spy). Latency is measured by the Prometheus
-        histogram of serving/metrics.py instead."""
+        histogram of infrastructure/serving/metrics.py instead."""
 
         sockets = None  # a listening socket shared by worker processes, or bind the port
 
@@ -188,13 +78,13 @@ def _server_class():
             if self.access_log_format:  # not used by `novamind serve`; KServe's own path
                 super()._add_middlewares(app)
             if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-                from serving.metrics import MultiProcessMetrics
+                from novamind_core.infrastructure.serving.metrics import MultiProcessMetrics
 
                 app.add_middleware(MultiProcessMetrics)
 
         def _register_endpoints(self, app) -> None:
-            """KServe's endpoints, with serving/v2_infer.py answering V2 inference first."""
-            from serving.v2_infer import infer_route
+            """KServe's endpoints, V2 inference answered first by the kit's own route."""
+            from novamind_core.infrastructure.serving.v2_infer import infer_route
 
             super()._register_endpoints(app)
             app.router.routes.insert(0, infer_route(self.dataplane))
@@ -254,13 +144,15 @@ def serve(
     max_body_bytes: int = 1 << 20,
     workers: int = 1,
     sockets=None,
+    models: list[str] | None = None,
 ) -> None:
-    """Serve every champion on ``port``; ``workers`` > 1 runs that many server processes
-    on one socket (serving/workers.py), each of which calls this with ``sockets``."""
+    """Serve the champion of every family (or of the registered ``models`` named) on
+    ``port``; ``workers`` > 1 runs that many server processes on one socket
+    (serving/workers.py), each of which calls this with ``sockets``."""
     if workers > 1:
         from serving.workers import serve_workers
 
-        serve_workers(settings, port, poll_seconds, max_body_bytes, workers)
+        serve_workers(settings, port, poll_seconds, max_body_bytes, workers, models)
         return
     NovaMindModelServer = _server_class()
     import torch
@@ -276,7 +168,9 @@ def serve(
     # +9% V2 requests/s, p99 41 -> 37 ms; 0.5 and 2 ms did no better.
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     install_auth(settings, max_body_bytes)
-    models = build_models(settings)
+    from novamind_core.infrastructure.serving.champion import poll_champions
+
+    models = build_models(settings, models)
     # the loaded model, torch and pandas are long-lived: move them out of the cyclic
     # collector's generations, and collect less often (fewer pauses under load)
     gc.freeze()
@@ -287,7 +181,7 @@ def serve(
     threading.Thread(target=poll_champions, args=(models, poll_seconds, stop), daemon=True).start()
     try:
         # KServe's own per-request latency logging samples CPU time (psutil) on every
-        # request; the Prometheus histogram of serving/metrics.py measures latency instead
+        # request; the Prometheus histogram (infrastructure/serving/metrics.py) measures latency
         server = NovaMindModelServer(
             http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False
         )

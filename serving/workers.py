@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 30
 
 
-def serve_workers(settings, port: int, poll_seconds: float, max_body_bytes: int, workers: int):
+def serve_workers(
+    settings, port: int, poll_seconds: float, max_body_bytes: int, workers: int, models=None
+):
     _check_port_free(port)
     metrics_dir = Path(tempfile.mkdtemp(prefix="novamind-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # inherited by the workers
@@ -37,7 +39,7 @@ def serve_workers(settings, port: int, poll_seconds: float, max_body_bytes: int,
     def start(index: int):
         process = context.Process(
             target=_worker,
-            args=(settings, port, poll_seconds, max_body_bytes),
+            args=(settings, port, poll_seconds, max_body_bytes, models),
             name=f"novamind-worker-{index}",
             daemon=False,
         )
@@ -100,10 +102,10 @@ def _mark_dead(pid: int) -> None:
     multiprocess.mark_process_dead(pid)
 
 
-def _worker(settings, port, poll_seconds, max_body_bytes) -> None:
+def _worker(settings, port, poll_seconds, max_body_bytes, models) -> None:
     from novamind_core.infrastructure.observability.logging import configure_logging
     from serving.server import serve
 
     configure_logging(settings.log_level, settings.service_name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which stops us
-    serve(settings, port, poll_seconds, max_body_bytes, sockets=[_listen(port)])
+    serve(settings, port, poll_seconds, max_body_bytes, sockets=[_listen(port)], models=models)

@@ -18,6 +18,26 @@ class ReviewArtifacts(Protocol):
     def charts(self, name: str, version: str) -> list[bytes]: ...
 
 
+@dataclass(frozen=True)
+class ReviewTable:
+    title: str
+    headers: tuple[str, ...]
+    rows: list[list[str]]
+
+
+class ReviewContent(Protocol):
+    """What a family's review shows beyond the rows every review has: its headline
+    figures beside the champion's, its own tables (e.g. per-horizon errors), and what
+    its charts show."""
+
+    charts_title: str
+
+    def summary_rows(self, candidate: dict, champion: dict | None) -> list[tuple[str, str, str]]:
+        ...
+
+    def tables(self, candidate: dict, champion: dict | None) -> list[ReviewTable]: ...
+
+
 @dataclass
 class Review:
     name: str
@@ -25,6 +45,7 @@ class Review:
     champion: ModelVersion | None
     candidate_evaluation: dict
     champion_evaluation: dict | None
+    content: ReviewContent
     charts: list[bytes] = field(default_factory=list)
 
     @staticmethod
@@ -40,14 +61,6 @@ class Review:
         return f"{summary} (checked {checked})" if checked else summary
 
     @staticmethod
-    def _mean(evaluation: dict | None, part: str, model: str, metric: str) -> str:
-        try:
-            values = [v for v in evaluation[part]["models"][model][metric] if v == v]
-        except (KeyError, TypeError):
-            return "-"
-        return f"{sum(values) / len(values):.3f}" if values else "-"
-
-    @staticmethod
     def _gates(version: ModelVersion | None) -> str:
         if version is None:
             return "-"
@@ -55,7 +68,6 @@ class Review:
 
     def summary_rows(self) -> list[tuple[str, str, str]]:
         c, ch = self.candidate, self.champion
-        ce, he = self.candidate_evaluation, self.champion_evaluation
         tag = lambda v, key: v.tags.get(key, "-") if v else "-"  # noqa: E731
         return [
             ("version", c.version, ch.version if ch else "-"),
@@ -67,61 +79,31 @@ class Review:
             ),
             ("dataset", tag(c, "dataset_version"), tag(ch, "dataset_version")),
             ("code version", tag(c, "code_version"), tag(ch, "code_version")),
-            (
-                "test MASE (mean)",
-                self._mean(ce, "test", "ensemble", "mase"),
-                self._mean(he, "test", "ensemble", "mase"),
-            ),
-            (
-                "held-out MASE (mean)",
-                self._mean(ce, "heldout", "ensemble", "mase"),
-                self._mean(he, "heldout", "ensemble", "mase"),
-            ),
-            (
-                "80% interval coverage (test)",
-                self._mean(ce, "test", "ensemble", "coverage"),
-                self._mean(he, "test", "ensemble", "coverage"),
-            ),
+            *self.content.summary_rows(self.candidate_evaluation, self.champion_evaluation),
             ("drift", self.drift_status(c), self.drift_status(ch)),
             ("decision", tag(c, "decision"), tag(ch, "decision")),
         ]
 
-    def horizon_rows(self) -> dict[str, list[list[str]]]:
-        out: dict[str, list[list[str]]] = {}
-        for part, result in self.candidate_evaluation.items():
-            models = result["models"]
-            theirs = (self.champion_evaluation or {}).get(part, {}).get("models", {})
-            rows = []
-            for h, ours in enumerate(models["ensemble"]["mase"]):
-
-                def pick(source, model, metric, h=h):
-                    try:
-                        return f"{source[model][metric][h]:.3f}"
-                    except (KeyError, IndexError, TypeError):
-                        return "-"
-
-                rows.append(
-                    [
-                        str(h + 1),
-                        f"{ours:.3f}",
-                        pick(theirs, "ensemble", "mase"),
-                        pick(models, "seasonal_naive", "mase"),
-                        pick(models, "auto_ets", "mase"),
-                        pick(models, "ensemble", "coverage"),
-                    ]
-                )
-            out[part] = rows
-        return out
+    def tables(self) -> list[ReviewTable]:
+        return self.content.tables(self.candidate_evaluation, self.champion_evaluation)
 
     def to_json(self) -> str:
         return json.dumps(
-            {"name": self.name, "summary": self.summary_rows(), "horizons": self.horizon_rows()},
+            {
+                "name": self.name,
+                "summary": self.summary_rows(),
+                "tables": [table.__dict__ for table in self.tables()],
+            },
             indent=2,
         )
 
 
 def build_review(
-    registry: ModelRegistry, artifacts: ReviewArtifacts, name: str, version: str | None = None
+    registry: ModelRegistry,
+    artifacts: ReviewArtifacts,
+    content: ReviewContent,
+    name: str,
+    version: str | None = None,
 ) -> Review:
     if version == "latest":
         versions = registry.versions(name)
@@ -140,5 +122,6 @@ def build_review(
         champion=champion,
         candidate_evaluation=artifacts.evaluation(name, candidate.version),
         champion_evaluation=artifacts.evaluation(name, champion.version) if champion else None,
+        content=content,
         charts=artifacts.charts(name, candidate.version),
     )

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from novamind_core.cli.common import console, err_console, handles_errors
-from novamind_core.cli.data import audit_trail
+from novamind_core.infrastructure import composition
 
 app = typer.Typer(help="Inspect and verify the audit trail.", no_args_is_help=True)
 
@@ -15,7 +15,7 @@ app = typer.Typer(help="Inspect and verify the audit trail.", no_args_is_help=Tr
 @handles_errors
 def verify() -> None:
     """Check the hash chain; exit 1 and name every broken entry if it was tampered with."""
-    trail = audit_trail()
+    trail = composition.audit_trail()
     problems = trail.verify()
     if not problems:
         console.print(f"[green]intact[/]: {len(trail.entries())} entries in {trail.path}")
@@ -30,7 +30,7 @@ def verify() -> None:
 def show(last: int = typer.Option(20, min=1, help="How many recent entries.")) -> None:
     """Print the most recent audit entries."""
     table = Table("seq", "time (UTC)", "actor", "action", "resource")
-    for entry in audit_trail().entries()[-last:]:
+    for entry in composition.audit_trail().entries()[-last:]:
         table.add_row(
             str(entry["seq"]),
             entry["timestamp"][:19],

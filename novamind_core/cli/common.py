@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,8 +13,17 @@ from rich.console import Console
 
 from novamind_core.domain.errors import ConfigurationError, NovaMindError
 
-console = Console()
-err_console = Console(stderr=True)
+LOG_WIDTH = 160  # tables written to a file or pipe are not squeezed into 80 columns
+
+
+def _width(stream) -> int | None:
+    """Keep tables readable when output is not a terminal (a log, a pipe): Rich would
+    assume 80 columns there and cut names short. ``COLUMNS`` wins."""
+    return LOG_WIDTH if not stream.isatty() and not os.environ.get("COLUMNS") else None
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 F = TypeVar("F", bound=Callable[..., Any])
 
 

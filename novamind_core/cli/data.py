@@ -10,9 +10,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from novamind_core.cli.common import console, handles_errors, settings_or_exit
+from novamind_core.cli.common import console, handles_errors
 from novamind_core.domain.datasets import ValidationReport
 from novamind_core.domain.errors import ConfigurationError, ValidationError
+from novamind_core.infrastructure import composition
 
 app = typer.Typer(
     help="Synthesize, validate, ingest and inspect patient datasets.", no_args_is_help=True
@@ -78,7 +79,9 @@ def synth(
     with console.status(f"writing {fmt} tables to {out}"):
         write_tables(cohort.tables, out, fmt)
         (out / "ground_truth.json").write_text(json.dumps(cohort.ground_truth, indent=2))
-    audit_trail().record("write", source_label(out), purpose="synthesize", patients=patients)
+    composition.audit_trail().record(
+        "write", source_label(out), purpose="synthesize", patients=patients
+    )
     table = Table("table", "rows", "columns", title=f"synthetic cohort in {out}")
     for name, frame in cohort.tables.items():
         table.add_row(name, f"{len(frame):,}", str(frame.shape[1]))
@@ -99,7 +102,7 @@ def _validate(directory: Path, report_json: Path | None):
         validated = validate_dataset(
             DirectoryDataSource(directory, specs),
             GreatExpectationsValidator(specs),
-            audit_trail(),
+            composition.audit_trail(),
             source_label=source_label(directory),
         )
     path = report_json or _default_report_path()
@@ -119,7 +122,7 @@ def source_label(directory: Path) -> str:
 
 def _default_report_path() -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return settings_or_exit().data_dir / "reports" / f"validation-{stamp}.json"
+    return composition.settings().data_dir / "reports" / f"validation-{stamp}.json"
 
 
 def _report_json(report: ValidationReport, details: dict) -> dict:
@@ -182,20 +185,6 @@ def validate(
         raise typer.Exit(1)
 
 
-def open_store():
-    """The encrypted store, with the configured key (clear error when missing)."""
-    from novamind_core.infrastructure.store.dataset_store import EncryptedDatasetStore
-
-    settings = settings_or_exit()
-    return EncryptedDatasetStore(settings.store_dir, settings.require_encryption_key())
-
-
-def audit_trail():
-    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
-
-    return HashChainAuditTrail(settings_or_exit().audit_log_path)
-
-
 @app.command()
 @handles_errors
 def ingest(
@@ -207,9 +196,9 @@ def ingest(
     from novamind_core.infrastructure.observability.logging import guard
     from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 
-    settings = settings_or_exit()
+    settings = composition.settings()
     key = settings.require_encryption_key()
-    store = open_store()
+    store = composition.dataset_store()
     validated = _validate(directory, report_json)
     patients = validated.tables.get("patients")
     if patients is not None:
@@ -222,7 +211,7 @@ def ingest(
                 validated,
                 HmacPseudonymizer(key),
                 store,
-                audit_trail(),
+                composition.audit_trail(),
                 source_label=source_label(directory),
             )
     except DatasetRejectedError as exc:
@@ -242,7 +231,7 @@ def ingest(
 @handles_errors
 def versions() -> None:
     """List the dataset versions in the patient store."""
-    rows = open_store().versions()
+    rows = composition.dataset_store().versions()
     if not rows:
         raise ConfigurationError(
             "the patient store holds no dataset yet: run `novamind data ingest`"
@@ -268,9 +257,9 @@ def summary(version: str = typer.Option("latest", help="Dataset version, or 'lat
     """Decrypt a stored dataset and summarize it (an audited read)."""
     from novamind_core.application.summarize_dataset import summarize
 
-    store = open_store()
+    store = composition.dataset_store()
     manifest = store.manifest(version)
-    result = summarize(store, manifest["version"], audit_trail())
+    result = summarize(store, manifest["version"], composition.audit_trail())
     table = Table("measure", "value", title=f"dataset {manifest['version']}")
     for name, value in result.items():
         table.add_row(name, str(value))

@@ -18,17 +18,12 @@ IMAGE = typer.Option(
 
 def _render(name: str, image: str | None) -> str:
     from components.image import BASE_IMAGE
-    from novamind_core.infrastructure.deployment.manifests import (
-        render_inference_service,
-        validate_documents,
-    )
-    from novamind_core.infrastructure.registry.mlflow_registry import MlflowModelRegistry
+    from novamind_core.families import family_of
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.deployment.manifests import render_validated
 
-    text = render_inference_service(MlflowModelRegistry(), name, image or BASE_IMAGE)
-    problems = validate_documents(text)
-    if problems:
-        raise ValidationError("rendered manifest is invalid:\n  " + "\n  ".join(problems))
-    return text
+    family_of(name)  # a model the platform serves
+    return render_validated(composition.model_registry(), name, image or BASE_IMAGE)
 
 
 @app.command()

@@ -12,7 +12,6 @@ from novamind_core.cli.common import console, handles_errors
 from novamind_core.domain.errors import NotFoundError
 
 app = typer.Typer(help="Inspect registered models.", no_args_is_help=True)
-MODELS = ("symptom-forecaster", "biometric-correlator", "medication-response")
 
 
 @app.command("list")
@@ -20,55 +19,44 @@ MODELS = ("symptom-forecaster", "biometric-correlator", "medication-response")
 def list_models(
     name: str = typer.Option(None, help="Only this registered model."),
 ) -> None:
-    """Versions with their aliases, dataset, gate results and headline metrics."""
-    from mlflow.tracking import MlflowClient
+    """Versions with their aliases, dataset, gate results and each family's headline figures."""
+    from novamind_core.families import family_of
+    from novamind_core.infrastructure import composition
 
-    from novamind_core.infrastructure.registry.tracking import configure
-
-    configure()
-    client = MlflowClient()
-    names = [name] if name else [m.name for m in client.search_registered_models()]
+    registry = composition.model_registry()
+    names = [name] if name else registry.names()
     if not names:
         raise NotFoundError(
-            "no model is registered yet: run `novamind pipeline run symptom-forecasting`"
+            "no model is registered yet: run a training pipeline (`novamind pipeline run NAME`)"
         )
-    table = Table(
-        "model", "version", "aliases", "dataset", "gates", "test MASE", "naive MASE", "coverage"
-    )
     for model in names:
-        aliases: dict[str, list[str]] = {}
-        for alias, version in client.get_registered_model(model).aliases.items():
-            aliases.setdefault(str(version), []).append(alias)
-        for v in sorted(
-            client.search_model_versions(f"name='{model}'"), key=lambda v: int(v.version)
-        ):
+        try:
+            columns = family_of(model).headline_metrics
+        except NotFoundError:
+            columns = ()  # registered by hand, outside the platform's families
+        table = Table(
+            "version", "aliases", "dataset", "gates", *(c.header for c in columns), title=model
+        )
+        for v in registry.versions(model):
             metrics = json.loads(v.tags.get("metrics", "{}"))
-            failed = [
-                k.removeprefix("gate.")
-                for k, val in v.tags.items()
-                if k.startswith("gate.") and val != "true"
-            ]
             table.add_row(
-                model,
-                str(v.version),
-                ", ".join(sorted(aliases.get(str(v.version), []))) or "-",
+                v.version,
+                ", ".join(v.aliases) or "-",
                 v.tags.get("dataset_version", "-"),
-                "passed" if not failed else "failed: " + ", ".join(failed),
-                f"{metrics.get('test.ensemble.mase', float('nan')):.3f}",
-                f"{metrics.get('test.seasonal_naive.mase', float('nan')):.3f}",
-                f"{metrics.get('test.ensemble.coverage', float('nan')):.2f}",
+                "passed" if not v.failed_gates else "failed: " + ", ".join(v.failed_gates),
+                *(c.render(metrics) for c in columns),
             )
-    console.print(table)
+        console.print(table)
 
 
 def _principal(token: str | None):
     """The caller, from --token or NOVAMIND_TOKEN (see `novamind token`)."""
     import os
 
-    from novamind_core.cli.common import settings_or_exit
+    from novamind_core.infrastructure import composition
     from novamind_core.infrastructure.security.tokens import TokenService
 
-    settings = settings_or_exit()
+    settings = composition.settings()
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     return TokenService(secret, settings.jwt_algorithm).verify(
         token or os.environ.get("NOVAMIND_TOKEN", "")
@@ -87,10 +75,9 @@ def _reviewer(token: str | None, reviewer: str):
 
 
 def _workflow():
-    from novamind_core.cli.data import audit_trail
-    from novamind_core.infrastructure.registry.mlflow_registry import MlflowModelRegistry
+    from novamind_core.infrastructure import composition
 
-    return MlflowModelRegistry(), audit_trail()
+    return composition.model_registry(), composition.audit_trail()
 
 
 TOKEN = typer.Option(None, "--token", help="Bearer token (default: $NOVAMIND_TOKEN).")
@@ -173,13 +160,16 @@ def review(
     ),
     html: Path = typer.Option(None, help="Also write a self-contained HTML page here."),
 ) -> None:
-    """The challenger beside the champion: metrics per horizon, gates, plots."""
+    """The challenger beside the champion: its family's figures and tables, gates, plots."""
     from novamind_core.application.review_model import build_review
+    from novamind_core.families import family_of
+    from novamind_core.infrastructure.family_descriptor import load
     from novamind_core.infrastructure.registry.review_artifacts import MlflowReviewArtifacts
     from novamind_core.infrastructure.reporting.review_page import render_review_html
 
+    content = load(family_of(name).review_content)
     registry, _ = _workflow()
-    review_data = build_review(registry, MlflowReviewArtifacts(registry), name, version)
+    review_data = build_review(registry, MlflowReviewArtifacts(registry), content, name, version)
     _print_review(review_data)
     if html is not None:
         html.write_text(render_review_html(review_data), encoding="utf-8")
@@ -197,17 +187,8 @@ def _print_review(r) -> None:
     for label, ours, theirs in r.summary_rows():
         head.add_row(label, ours, theirs)
     console.print(head)
-    for part, rows in r.horizon_rows().items():
-        table = Table(title=f"{part} windows: per-horizon MASE (lower is better) and coverage")
-        for column in (
-            "horizon",
-            "challenger",
-            "champion",
-            "seasonal naive",
-            "AutoETS",
-            "challenger coverage",
-        ):
-            table.add_column(column)
-        for row in rows:
+    for part in r.tables():
+        table = Table(*part.headers, title=part.title)
+        for row in part.rows:
             table.add_row(*row)
         console.print(table)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from novamind_core.cli.common import console, err_console, handles_errors, settings_or_exit
+from novamind_core.cli.common import console, err_console, handles_errors
 from novamind_core.domain.errors import ServiceUnavailableError, ValidationError
+from novamind_core.infrastructure import composition
 
 app = typer.Typer(help="Monitor served models for drift.", no_args_is_help=True)
 
@@ -17,21 +17,12 @@ EXIT_DRIFT = 10
 EXIT_NOT_JUDGED = 11
 
 
-def parse_since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(
-            f"--since {text!r} is not a date or date-time (use e.g. 2026-11-24 or 2026-11-24T08:00)"
-        ) from None
-
-
 @app.command("drift")
 @handles_errors
 def drift(
-    model: str = typer.Option("symptom-forecaster", "--model", help="Registered model name."),
+    model: str = typer.Option(
+        None, "--model", help="Registered model name (default: the first family's)."
+    ),
     since: str = typer.Option(None, help="Only payloads logged at or after this date (UTC)."),
     current: Path = typer.Option(
         None, help="Judge this feature frame (Parquet/CSV) instead of the payload log."
@@ -51,12 +42,14 @@ def drift(
     if since is not None and current is not None:
         raise ValidationError("give --since or --current, not both")
     from novamind_core.domain.drift import DriftStatus
+    from novamind_core.families import DEFAULT_MODEL, family_of, parse_since
     from novamind_core.infrastructure.monitoring.drift_check import run_drift_check
 
-    settings = settings_or_exit()
-    out = out or settings.data_dir / "drift" / model
+    model = model or DEFAULT_MODEL
+    features = family_of(model).drift_features
+    out = out or composition.settings().data_dir / "drift" / model
     with console.status("judging drift with Evidently…"):
-        check = run_drift_check(model, parse_since(since), current, out, min_samples)
+        check = run_drift_check(model, features, parse_since(since), current, out, min_samples)
     result = check.result
     table = Table(
         "column",
@@ -93,30 +86,35 @@ def drift(
 @app.command("replay")
 @handles_errors
 def replay_command(
+    model: str = typer.Option(
+        None, "--model", help="Registered model name (default: the first family's)."
+    ),
     patients: int = typer.Option(0, min=0, help="How many stored patients (0: all)."),
     concurrency: int = typer.Option(4, min=1, help="Requests in flight at once."),
 ) -> None:
-    """Send one forecast request per stored patient through a local server (started and
-    stopped here), so that its payload log holds traffic to monitor."""
+    """Send one request per stored patient (by pseudonym) to a model through a local
+    server (started and stopped here), so that its payload log holds traffic to monitor."""
     from rich.progress import Progress
 
-    from novamind_core.cli.data import open_store
+    from novamind_core.families import DEFAULT_MODEL, family_of
     from novamind_core.infrastructure.monitoring.replay import replay
 
-    settings = settings_or_exit()
-    store = open_store()
+    model = family_of(model or DEFAULT_MODEL).model_name
+    settings = composition.settings()
+    store = composition.dataset_store()
     version = store.latest().version
     keys = sorted(store.read(version, "patients")["patient_key"].unique().tolist())
-    from novamind_core.cli.data import audit_trail
-
-    audit_trail().record("read", f"{version}/patients", purpose="replay through local server")
+    composition.audit_trail().record(
+        "read", f"{version}/patients", purpose="replay through local server"
+    )
     if patients:
         keys = keys[:patients]
     log_path = settings.data_dir / "logs" / "replay-server.log"
     with Progress(console=console) as bar:
-        task = bar.add_task(f"forecasting {len(keys)} stored patients", total=len(keys))
+        task = bar.add_task(f"{model}: {len(keys)} stored patients", total=len(keys))
         result = replay(
             settings,
+            model,
             keys,
             log_path,
             concurrency,

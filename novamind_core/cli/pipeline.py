@@ -1,151 +1,165 @@
-"""``novamind pipeline``: run pipelines locally, compile them, submit them to a cluster."""
+"""``novamind pipeline``: run pipelines locally, compile them, submit them to a cluster.
+
+Every pipeline — each family's and the platform's — comes from the registry in
+``novamind_core.families``, with its own parameter checks.
+"""
 
 from __future__ import annotations
 
-import inspect
+import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
-from novamind_core.cli.common import console, handles_errors, settings_or_exit
-from novamind_core.domain.errors import (
-    NotFoundError,
-    ServiceUnavailableError,
-    ValidationError,
-)
+from novamind_core.cli.common import console, err_console, handles_errors
+from novamind_core.domain.errors import ServiceUnavailableError
 
-app = typer.Typer(help="Run, compile and submit the training pipelines.", no_args_is_help=True)
-
-PIPELINES = {
-    "symptom-forecasting": "pipelines.symptom_forecasting:symptom_forecasting",
-    "deploy-champion": "pipelines.deploy_champion:deploy_champion",
-    "drift-monitor": "pipelines.drift_monitor:drift_monitor",
-}
+app = typer.Typer(help="Run, compile and submit the pipelines.", no_args_is_help=True)
+PARAM = typer.Option([], "--param", "-p", help="key=value, repeatable.")
 
 
-def load_pipeline(name: str):
-    if name not in PIPELINES:
-        raise NotFoundError(f"unknown pipeline {name!r}; known: {', '.join(PIPELINES)}")
-    import importlib
+def _checked(name: str, pairs: list[str]):
+    """The pipeline's registry entry and its parameters, checked before any step runs."""
+    from novamind_core.families import pipeline
+    from novamind_core.infrastructure import composition
 
-    module, attribute = PIPELINES[name].split(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
-def parse_params(pipeline, pairs: list[str]) -> dict:
-    """``key=value`` pairs, typed by the pipeline's own parameter defaults."""
-    defaults = {
-        name: p.default for name, p in inspect.signature(pipeline.pipeline_func).parameters.items()
-    }
-    params = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise ValidationError(f"--param expects key=value, got {pair!r}")
-        if key not in defaults:
-            raise ValidationError(f"unknown parameter {key!r}; known: {', '.join(defaults)}")
-        kind = type(defaults[key])
-        try:
-            if kind is bool:
-                if raw.lower() not in {"true", "false", "1", "0"}:
-                    raise ValueError
-                params[key] = raw.lower() in {"true", "1"}
-            else:
-                params[key] = kind(raw)
-        except ValueError:
-            raise ValidationError(
-                f"parameter {key} must be a {kind.__name__}, got {raw!r}"
-            ) from None
-    return params
+    entry = pipeline(name)
+    return entry, entry.checked(entry.parse(pairs), composition.settings())
 
 
-def check_params(params: dict) -> dict:
-    """Reject what would fail later, before any step runs."""
-    settings = settings_or_exit()
-    horizon = params.get("horizon", 7)
-    if not 1 <= horizon <= settings.max_forecast_horizon:
-        raise ValidationError(
-            f"horizon {horizon} is outside 1..{settings.max_forecast_horizon} "
-            "(NOVAMIND_MAX_FORECAST_HORIZON)"
-        )
-    for key in ("epochs", "trials"):
-        if params.get(key, 1) < 1:
-            raise ValidationError(f"{key} must be at least 1")
-    target = params.get("target", "mood")
-    if target not in {"phq9", "gad7", "mood"}:
-        raise ValidationError(f"target must be one of phq9, gad7, mood; got {target!r}")
-    precision = params.get("transformer_precision", "float32")
-    if precision not in {"float32", "float16", "bfloat16"}:
-        raise ValidationError(
-            f"transformer_precision must be float32, float16 or bfloat16; got {precision!r}"
-        )
-    if params.get("retrain_mode", "local") not in {"local", "cluster"}:
-        raise ValidationError(
-            f"retrain_mode must be local or cluster; got {params['retrain_mode']!r}"
-        )
-    if params.get("training_params"):
-        import json
+@app.command("list")
+@handles_errors
+def list_pipelines() -> None:
+    """Every pipeline, by family."""
+    from rich.table import Table
 
-        try:
-            extra = json.loads(params["training_params"])
-        except ValueError:
-            extra = None
-        if not isinstance(extra, dict):
-            raise ValidationError(
-                'training_params must be a JSON object, e.g. {"epochs": 2, "trials": 4}'
-            )
-    if params.get("since"):
-        from novamind_core.cli.monitor import parse_since
+    from novamind_core.families import FAMILIES, PLATFORM_PIPELINES
 
-        parse_since(params["since"])
-    params.setdefault("use_ensemble", settings.use_ensemble)
-    return params
+    table = Table("pipeline", "family", "what it does")
+    for family in FAMILIES:
+        for entry in family.pipelines:
+            table.add_row(entry.name, family.name, entry.description)
+    for entry in PLATFORM_PIPELINES:
+        table.add_row(entry.name, "(every family)", entry.description)
+    console.print(table)
 
 
-def _accepted(pipeline, params: dict) -> dict:
-    names = inspect.signature(pipeline.pipeline_func).parameters
-    return {k: v for k, v in params.items() if k in names}
+def _figure(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def _progress(out):
+    """One line per step as it starts and as it ends, on ``out`` (the terminal: while the
+    pipeline runs, ``sys.stdout`` carries the runner's output into the log files)."""
+    from rich.console import Console
+
+    from novamind_core.cli.common import LOG_WIDTH
+
+    screen = Console(file=out, width=None if out.isatty() else LOG_WIDTH, highlight=False)
+
+    def show(event) -> None:
+        if event.kind == "started":
+            screen.print(f"  [dim]▶ {event.step}[/]")
+        else:
+            ok = event.status == "SUCCESS"
+            mark = "[green]✓[/]" if ok else "[red]✗[/]"
+            figures = ", ".join(f"{k} {_figure(v)}" for k, v in event.headline.items())
+            tail = figures if ok else f"[red]{event.status}[/]"
+            screen.print(f"  {mark} {event.step:<20} {event.seconds:6.1f} s  {tail}")
+
+    return show
 
 
 @app.command()
 @handles_errors
 def run(
-    name: str = typer.Argument(..., help="Pipeline name, e.g. symptom-forecasting."),
-    param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
+    name: str = typer.Argument(..., help="Pipeline name (see `novamind pipeline list`)."),
+    param: list[str] = PARAM,
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Stream every step's whole output (KFP, executors)."
+    ),
 ) -> None:
-    """Run a pipeline on the KFP local runner (every step in this environment)."""
-    import kfp.local
+    """Run a pipeline on the KFP local runner (every step in this environment).
 
-    from novamind_core.cli.data import open_store
+    Prints one line per step and a summary; the whole output of the run is kept in a log
+    folder under the data directory (one file for the run, one per step)."""
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.kfp.local_run import run_local
     from novamind_core.infrastructure.registry import tracking
 
-    pipeline = load_pipeline(name)
-    params = _accepted(pipeline, check_params(parse_params(pipeline, param)))
-    if "dataset_version" in inspect.signature(pipeline.pipeline_func).parameters:
-        version = open_store().manifest(params.get("dataset_version", "latest"))["version"]
+    entry, params = _checked(name, param)
+    if "dataset_version" in entry.defaults():
+        store = composition.dataset_store()
+        version = store.manifest(params.get("dataset_version", "latest"))["version"]
         params["dataset_version"] = version
     else:
         version = "-"
     params["run_tag"] = uuid.uuid4().hex
-    settings = settings_or_exit()
+    settings = composition.settings()
     root = (settings.data_dir / "kfp").resolve()
-    kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    console.print(f"running [bold]{name}[/] on dataset {version} with {params}")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    log_dir = (settings.data_dir / "logs" / "pipelines" / f"{stamp}-{name}").resolve()
+    given = ", ".join(
+        f"{k}={v}" for k, v in params.items() if k not in ("run_tag", "dataset_version")
+    )
+    console.print(
+        f"running [bold]{name}[/] on dataset {version}" + (f" ({given})" if given else "")
+    )
+    console.print(f"log: {log_dir / 'pipeline.log'}", highlight=False)
     started = time.perf_counter()
     try:
-        pipeline(**params)
+        report = run_local(
+            entry.load(),
+            params,
+            root,
+            log_dir,
+            _progress(sys.stdout),
+            echo=sys.stdout if verbose else None,
+        )
     except Exception as exc:
         tracking.fail_tagged_runs(params["run_tag"])
+        _explain_failure(getattr(exc, "report", None), exc)
         raise ServiceUnavailableError(
-            f"pipeline {name} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]} "
-            "(the step's log is above; nothing was registered)"
+            f"pipeline {name} failed{_at_step(exc)}: nothing was registered "
+            f"(the whole log: {log_dir / 'pipeline.log'})"
         ) from None
     console.print(
-        f"[green]pipeline {name} finished[/] in {time.perf_counter() - started:.0f} s; "
-        f"outputs under {root}"
+        f"[green]pipeline {name} finished[/] in {time.perf_counter() - started:.0f} s",
+        highlight=False,
     )
+    for label, value in report.summary.items():
+        console.print(f"  {label}: {value}", highlight=False)
+    console.print(f"  outputs: {root}", highlight=False)
+    console.print(f"  log: {report.log}", highlight=False)
+
+
+def _at_step(exc: Exception) -> str:
+    report = getattr(exc, "report", None)
+    return f" at step {report.failed_step}" if report and report.failed_step else ""
+
+
+def _explain_failure(report, exc: Exception) -> None:
+    """The failed step, its log file and the last lines of its error."""
+    if report is None or report.failed_step is None:
+        text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        err_console.print(f"[red]{type(exc).__name__}[/]: {text}", highlight=False)
+        return
+    err_console.print(
+        f"[red]step {report.failed_step} failed[/]; its log: "
+        f"{report.log_dir / (report.failed_step + '.log')}",
+        highlight=False,
+    )
+    for line in report.error_tail():
+        err_console.print(f"    {line}", highlight=False, markup=False)
 
 
 @app.command()
@@ -157,7 +171,9 @@ def compile(
     """Compile a pipeline to KFP IR YAML for a Kubeflow cluster."""
     from kfp import compiler
 
-    compiler.Compiler().compile(load_pipeline(name), str(out))
+    from novamind_core.families import pipeline
+
+    compiler.Compiler().compile(pipeline(name).load(), str(out))
     console.print(f"compiled {name} to {out}")
 
 
@@ -165,24 +181,26 @@ def compile(
 @handles_errors
 def submit(
     name: str = typer.Argument(..., help="Pipeline name."),
-    host: str = typer.Option(..., help="KFP API endpoint, e.g. http://localhost:8888."),
-    param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
+    host: str = typer.Option(
+        "", help="KFP API endpoint, e.g. http://localhost:8888 (empty: the in-cluster default)."
+    ),
+    param: list[str] = PARAM,
     experiment: str = typer.Option("novamind", help="KFP experiment name."),
 ) -> None:
     """Submit a pipeline run to a Kubeflow Pipelines cluster."""
     import kfp
 
-    pipeline = load_pipeline(name)
-    params = _accepted(pipeline, check_params(parse_params(pipeline, param)))
+    entry, params = _checked(name, param)
     params.setdefault("run_tag", uuid.uuid4().hex)
+    where = host or "the in-cluster endpoint"
     try:
-        client = kfp.Client(host=host)
+        client = kfp.Client(host=host or None)
         result = client.create_run_from_pipeline_func(
-            pipeline, arguments=params, experiment_name=experiment
+            entry.load(), arguments=params, experiment_name=experiment
         )
     except Exception as exc:  # any transport or API failure: say which host, and why
         raise ServiceUnavailableError(
-            f"could not submit to KFP at {host}: {type(exc).__name__}: "
+            f"could not submit to KFP at {where}: {type(exc).__name__}: "
             f"{str(exc).splitlines()[0][:200] if str(exc) else 'no answer'}"
         ) from None
     console.print(f"submitted {name}: run id {result.run_id}")

@@ -1,4 +1,4 @@
-"""``novamind serve``: the local KServe server with every registered champion."""
+"""``novamind serve``: the local KServe server with the champion of every model family."""
 
 from __future__ import annotations
 
@@ -15,8 +15,13 @@ def serve(
     workers: int = typer.Option(
         1, min=1, help="Server processes sharing the port (one core's worth of work each)."
     ),
+    model: list[str] = typer.Option(
+        [], "--model", help="Serve only this registered model (repeatable; default: all)."
+    ),
 ) -> None:
     """Serve the champions over KServe V1 and V2 (Open Inference) REST on one port."""
+    from novamind_core.families import family_of
     from serving.server import serve as run_server
 
-    run_server(settings_or_exit(), port, poll_seconds, max_body_kib * 1024, workers)
+    models = [family_of(name).model_name for name in model] or None
+    run_server(settings_or_exit(), port, poll_seconds, max_body_kib * 1024, workers, models=models)

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import typer
 
-from novamind_core.cli.common import console, handles_errors, settings_or_exit
+from novamind_core.cli.common import console, handles_errors
 from novamind_core.domain.errors import ValidationError
 from novamind_core.domain.security import Role
+from novamind_core.infrastructure import composition
 
 
 @handles_errors
@@ -25,7 +26,7 @@ def token(
     except ValueError:
         known = ", ".join(r.value for r in Role)
         raise ValidationError(f"unknown role in {role}; known roles: {known}") from None
-    settings = settings_or_exit()
+    settings = composition.settings()
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     service = TokenService(secret, settings.jwt_algorithm)
     console.print(service.mint(subject, roles, timedelta(minutes=ttl_minutes)), soft_wrap=True)

@@ -23,7 +23,7 @@ def champion(env, tmp_path, monkeypatch):
     get_settings.cache_clear()
     from novamind_core.infrastructure.registry.tracking import configure
 
-    configure()
+    configure("symptom-forecasting")
     client = MlflowClient()
     client.create_registered_model("symptom-forecaster")
     with mlflow.start_run() as run:
@@ -110,7 +110,9 @@ def test_render_without_a_champion_is_a_clear_error(champion):
 
 
 def test_deploy_pipeline_step_renders_the_champion(champion, env):
-    result = CliRunner().invoke(app, ["pipeline", "run", "deploy-champion"])
+    result = CliRunner().invoke(app, ["pipeline", "run", "deploy-champion", "--verbose"])
     assert result.exit_code == 0, result.output
+    assert "✓ render-manifest" in result.output
+    assert "Executing task" in result.output  # --verbose streams the runner's own output
     rendered = list((env / "kfp").rglob("manifest"))
     assert rendered and 'novamind.io/model-version: "1"' in rendered[0].read_text()

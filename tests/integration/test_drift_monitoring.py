@@ -23,12 +23,10 @@ from novamind_core.application.monitor_drift import check_drift
 from novamind_core.cli import app
 from novamind_core.domain.drift import DriftStatus
 from novamind_core.domain.model_registry import ModelVersion
-from novamind_core.infrastructure.forecasting import training
+from novamind_core.families.forecasting import training
+from novamind_core.families.forecasting.drift import MONITORED_FEATURES, build_reference
 from novamind_core.infrastructure.monitoring.drift_policy import load_policy
-from novamind_core.infrastructure.monitoring.drift_reference import (
-    build_reference,
-    write_reference,
-)
+from novamind_core.infrastructure.monitoring.drift_reference import write_reference
 from novamind_core.infrastructure.monitoring.evidently_drift import EvidentlyDriftDetector
 from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
 from novamind_core.infrastructure.settings import get_settings
@@ -99,7 +97,7 @@ def judge(reference, current):
         Fixed(reference),
         EvidentlyDriftDetector(),
         lambda v: current,
-        load_policy(),
+        load_policy(MONITORED_FEATURES),
     )
     return result
 
@@ -169,7 +167,7 @@ def registry(env, tmp_path, monkeypatch, reference, webhook):
     get_settings.cache_clear()
     from novamind_core.infrastructure.registry.tracking import configure
 
-    configure()
+    configure("symptom-forecasting")
     client = MlflowClient()
     client.create_registered_model(NAME)
     for version in ("1", "2"):
@@ -245,7 +243,7 @@ def test_the_serving_side_exposes_the_verdict_as_gauges(registry, bundle):
 
     from prometheus_client import REGISTRY
 
-    from serving.server import update_drift_gauges
+    from novamind_core.infrastructure.serving.champion import update_drift_gauges
 
     log_payloads(traffic(bundle, seed=5, rows=300, shift=sleep_in_minutes))
     assert drift().exit_code == 10
@@ -311,7 +309,7 @@ def test_a_current_frame_without_predictions_is_judged_on_features(registry, bun
         (["--since", "last tuesday"], 1, "not a date"),
         (["--since", "2026-01-01", "--current", "x.csv"], 1, "not both"),
         (["--current", "nowhere.parquet"], 1, "no such file"),
-        (["--model", "biometric-correlator"], 8, "has no champion"),
+        (["--model", "biometric-correlator"], 8, "no model family serves"),
     ],
 )
 def test_bad_arguments_are_clear_errors(registry, args, code, message):
@@ -342,6 +340,8 @@ def test_drift_monitor_pipeline_reports_the_verdict(registry, bundle, env):
     log_payloads(traffic(bundle, seed=5, rows=300, shift=rescale_heart_rate))
     result = CliRunner().invoke(app, ["pipeline", "run", "drift-monitor", "-p", "retrain=false"])
     assert result.exit_code == 0, result.output
+    assert "✓ check-drift" in result.output and "verdict drift" in result.output
+    assert "drift: symptom-forecaster version 1: drift in heart_rate_bpm" in result.output
     assert registry.get_model_version(NAME, "1").tags["drift.status"] == "drift"
     (output,) = (env / "kfp").glob("drift-monitor-*/check-drift/executor_output.json")
     executor = json.loads(output.read_text())
@@ -377,11 +377,9 @@ def test_replay_fills_the_payload_log_that_the_check_reads(
     patient by pseudonym, payloads flushed on shutdown, every prediction audited."""
     from mlflow.tracking import MlflowClient
 
+    from novamind_core.families.forecasting.registration import register_forecaster
     from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
     from novamind_core.infrastructure.raw_tables import write_tables
-    from novamind_core.infrastructure.registry.model_registry import (
-        register_symptom_forecaster,
-    )
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("NOVAMIND_JWT_SECRET", "j" * 48)
@@ -391,7 +389,7 @@ def test_replay_fills_the_payload_log_that_the_check_reads(
     assert CliRunner().invoke(app, ["data", "ingest", str(tmp_path / "raw")]).exit_code == 0
     bundle.save(tmp_path / "bundle")
     write_reference(reference, tmp_path / "reference", KEY)
-    registered = register_symptom_forecaster(
+    registered = register_forecaster(
         tmp_path / "bundle",
         EVALUATION,
         {"test": True},

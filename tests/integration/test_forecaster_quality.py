@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from novamind_core.application.deidentify import deidentify
-from novamind_core.infrastructure.forecasting import training
-from novamind_core.infrastructure.forecasting.pyfunc_model import input_example
-from novamind_core.infrastructure.forecasting.spec import ForecastSpec
+from novamind_core.families.forecasting import training
+from novamind_core.families.forecasting.pyfunc import input_example
+from novamind_core.families.forecasting.spec import ForecastSpec
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
 

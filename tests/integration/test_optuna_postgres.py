@@ -16,7 +16,7 @@ START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main star
 
 WORKER = """
 import sys, numpy as np
-from novamind_core.infrastructure.forecasting.gradient_boosting import tune
+from novamind_core.families.forecasting.gradient_boosting import tune
 rng = np.random.default_rng(0)
 x = rng.normal(size=(400, 6)).astype("float32")
 y = np.stack([x[:, 0] + 0.1 * rng.normal(size=400) for _ in range(3)], axis=1)

@@ -78,7 +78,7 @@ def tracking_server(postgres_database, tmp_path):  # noqa: F811
 def test_register_review_approve_serve_on_postgres(tracking_server, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from novamind_core.infrastructure.registry.model_registry import register_symptom_forecaster
+    from novamind_core.families.forecasting.registration import register_forecaster
     from novamind_core.infrastructure.settings import get_settings
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMIND_")}
@@ -98,7 +98,7 @@ def test_register_review_approve_serve_on_postgres(tracking_server, tmp_path, mo
         "interval_coverage_within_5_points": True,
         "data_validation_passed": True,
     }
-    registered = register_symptom_forecaster(
+    registered = register_forecaster(
         tmp_path / "bundle", evaluation, gates, {"version": "v0001", "fingerprint": "f" * 64}, ""
     )
     assert registered["challenger"] is True

@@ -34,7 +34,7 @@ def registry(env, tmp_path, monkeypatch):
     get_settings.cache_clear()
     from novamind_core.infrastructure.registry.tracking import configure
 
-    configure()
+    configure("symptom-forecasting")
     client = MlflowClient()
     client.create_registered_model("symptom-forecaster")
     for version, passed in (("1", True), ("2", False)):
@@ -169,3 +169,27 @@ def test_unknown_version_is_named(registry, env):
         token=mint("reviewer"),
     )
     assert result.exit_code == 8 and "has no version 9 (versions: 1, 2)" in result.output
+
+
+def test_models_list_shows_versions_with_the_family_figures_readable_in_a_log(registry, env):
+    import os
+    import subprocess
+    import sys
+
+    client_env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # not a terminal
+    listed = subprocess.run(
+        [sys.executable, "-m", "novamind_core.cli", "models", "list"],
+        capture_output=True,
+        text=True,
+        env=client_env,
+        cwd=env.parent,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    out = listed.stdout
+    assert "…" not in out  # names are not cut short when written to a pipe
+    assert "symptom-forecaster" in out and "test MASE" in out and "coverage" in out
+    (one,) = [line for line in out.splitlines() if line.strip("│ ").startswith("1 ")]
+    (two,) = [line for line in out.splitlines() if line.strip("│ ").startswith("2 ")]
+    assert "passed" in one
+    assert "challenger" in two and "failed: interval_coverage_within_5_points" in two

@@ -72,8 +72,8 @@ class Registry:
 def _train(root: Path):
     """A small forecaster on a synthetic, de-identified cohort (about 20 s on 2 cores)."""
     from novamind_core.application.deidentify import deidentify
-    from novamind_core.infrastructure.forecasting import gradient_boosting, training
-    from novamind_core.infrastructure.forecasting.spec import ForecastSpec
+    from novamind_core.families.forecasting import gradient_boosting, training
+    from novamind_core.families.forecasting.spec import ForecastSpec
     from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
     from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
 
@@ -107,7 +107,7 @@ def registry(tmp_path_factory) -> Registry:
     """Train, store and register; ``symptom-forecaster@champion`` points at the result."""
     from mlflow.tracking import MlflowClient
 
-    from novamind_core.infrastructure.registry.model_registry import register_symptom_forecaster
+    from novamind_core.families.forecasting.registration import register_forecaster
     from novamind_core.infrastructure.store.dataset_store import EncryptedDatasetStore
 
     root = tmp_path_factory.mktemp("serving")
@@ -132,7 +132,7 @@ def registry(tmp_path_factory) -> Registry:
             EncryptedDatasetStore(data_dir / "store", KEY).write(
                 tables, {"patients": len(tables["patients"])}
             )
-            registered = register_symptom_forecaster(
+            registered = register_forecaster(
                 bundle_dir, evaluation, GATES, DATASET, parent_run_id="", charts_dir=None
             )
             version = str(registered["version"])
@@ -824,12 +824,12 @@ def _served(server: Server, key: str) -> tuple[str, float]:
 def test_hot_reload_follows_the_champion_and_survives_a_broken_one(server, registry):
     from mlflow.tracking import MlflowClient
 
-    from novamind_core.infrastructure.registry.model_registry import register_symptom_forecaster
+    from novamind_core.families.forecasting.registration import register_forecaster
 
     key = registry.keys[9]
     assert _served(server, key) == (registry.version, float(registry.version))
 
-    new = register_symptom_forecaster(
+    new = register_forecaster(
         registry.bundle_dir, registry.evaluation, GATES, DATASET, parent_run_id=""
     )["version"]
     new = str(new)

@@ -45,10 +45,37 @@ def mlflow_client(uri):
     return MlflowClient()
 
 
+STEPS = (
+    "validate",
+    "impute",
+    "split",
+    "train-transformer",
+    "tune-xgboost",
+    "fit-ensemble",
+    "evaluate",
+    "build-reference",
+    "register",
+)
+
+
 def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
     ingest_cohort(tmp_path)
     result = CliRunner().invoke(app, ["pipeline", "run", "symptom-forecasting", *FAST])
     assert result.exit_code == 0, result.output
+
+    # a progress report: a start and an end line per step, with its figures, then a summary
+    lines = result.output.splitlines()
+    for step in STEPS:
+        assert sum(line.strip() == f"▶ {step}" for line in lines) == 1, result.output
+        (ended,) = [line for line in lines if line.strip().startswith(f"✓ {step} ")]
+        assert " s " in ended
+    assert "expectations" in result.output and "windows_train" in result.output
+    assert "registered: symptom-forecaster version 1" in result.output
+    assert "MLflow run: " in result.output and "gates: " in result.output
+    assert "executor_input" not in result.output and len(lines) < 40
+    log = Path(next(line for line in lines if line.strip().startswith("log:")).split(": ", 1)[1])
+    assert "executor_input" in log.read_text()  # the whole runner output is kept
+    assert {p.stem for p in log.parent.glob("*.log")} == {"pipeline", *STEPS}
 
     client = mlflow_client(mlflow_env)
     (version,) = client.search_model_versions("name='symptom-forecaster'")
@@ -83,7 +110,7 @@ def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
     assert client.get_run(parent_id).info.status == "FINISHED"
 
     # the drift reference travels with the version: encrypted, no pseudonym, no date
-    from novamind_core.infrastructure.monitoring.drift_features import MONITORED_FEATURES
+    from novamind_core.families.forecasting.drift import MONITORED_FEATURES
     from novamind_core.infrastructure.monitoring.drift_reference import MlflowDriftReferences
 
     blob = client.download_artifacts(parent.info.run_id, "drift_reference/reference.parquet.enc")
@@ -100,7 +127,7 @@ def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
     code = (
         "import mlflow, sys; mlflow.set_tracking_uri(sys.argv[1]);"
         "m = mlflow.pyfunc.load_model('models:/symptom-forecaster/1');"
-        "from novamind_core.infrastructure.forecasting.pyfunc_model import input_example;"
+        "from novamind_core.families.forecasting.pyfunc import input_example;"
         "out = m.predict(input_example({'mood': 6.0}, 30)); print(out.to_json(orient='records'))"
     )
     done = subprocess.run(
@@ -122,8 +149,12 @@ def test_a_failing_step_fails_the_run_and_registers_nothing(mlflow_env, tmp_path
         app, ["pipeline", "run", "symptom-forecasting", "-p", "target=gad7", *FAST]
     )
     assert result.exit_code != 0
-    assert "pipeline symptom-forecasting failed" in result.output
+    assert "pipeline symptom-forecasting failed at step impute" in result.output
     assert "nothing was registered" in result.output
+    # the failed step, its own log, and the end of its error
+    assert "step impute failed; its log: " in result.output
+    assert "instrument gad7 is missing for every patient" in result.output
+    assert "Traceback" not in result.output.splitlines()[-1]
     client = mlflow_client(mlflow_env)
     assert client.search_registered_models() == []
     runs = client.search_runs(
@@ -163,18 +194,7 @@ def test_compile_writes_ir_yaml(tmp_path):
     )
     assert result.exit_code == 0, result.output
     spec = yaml.safe_load(out.read_text())
-    tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {
-        "validate",
-        "impute",
-        "split",
-        "train-transformer",
-        "tune-xgboost",
-        "fit-ensemble",
-        "evaluate",
-        "build-reference",
-        "register",
-    }
+    assert set(spec["root"]["dag"]["tasks"]) == set(STEPS)
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
     assert images == {"novamind/digital-twin:0.1.0"}
 

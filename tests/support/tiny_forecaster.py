@@ -6,8 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from novamind_core.application.deidentify import deidentify
-from novamind_core.infrastructure.forecasting import training
-from novamind_core.infrastructure.forecasting.spec import ForecastSpec
+from novamind_core.families.forecasting import training
+from novamind_core.families.forecasting.spec import ForecastSpec
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
 

@@ -9,30 +9,30 @@ import pandas as pd
 import pytest
 
 from novamind_core.application.deidentify import deidentify
-from novamind_core.infrastructure.forecasting import training
-from novamind_core.infrastructure.forecasting.imputation import (
+from novamind_core.families.forecasting import training
+from novamind_core.families.forecasting.drift import (
+    MONITORED_FEATURES,
+    last_observed,
+    last_observed_on_grid,
+)
+from novamind_core.families.forecasting.imputation import (
     BIOMETRICS,
     DAYS_SINCE_CAP,
     SYMPTOMS,
     build_daily_grid,
     daily_grid_columns,
 )
-from novamind_core.infrastructure.forecasting.spec import ForecastSpec
-from novamind_core.infrastructure.forecasting.split import (
+from novamind_core.families.forecasting.spec import ForecastSpec
+from novamind_core.families.forecasting.split import (
     SplitPlan,
     assign_origins,
     held_out,
     plan_split,
 )
-from novamind_core.infrastructure.forecasting.windows import (
+from novamind_core.families.forecasting.windows import (
     Scaler,
     feature_columns,
     make_windows,
-)
-from novamind_core.infrastructure.monitoring.drift_features import (
-    MONITORED_FEATURES,
-    last_observed,
-    last_observed_on_grid,
 )
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
@@ -254,7 +254,7 @@ def test_no_look_ahead_on_realistic_data_truncated_at_a_day(tables, imputed):
 
 def _grid_one_patient_at_a_time(observations, biometrics, fill_values):
     """The method written out per patient and per column (the test's oracle)."""
-    from novamind_core.infrastructure.forecasting.imputation import daily_means
+    from novamind_core.families.forecasting.imputation import daily_means
 
     daily = daily_means(observations, SYMPTOMS).join(
         daily_means(biometrics, BIOMETRICS), how="outer"

@@ -8,20 +8,20 @@ import pandas as pd
 import pytest
 import torch
 
-from novamind_core.infrastructure.forecasting import (
+from novamind_core.families.forecasting import (
     baselines,
     ensemble,
     gradient_boosting,
     transformer,
 )
-from novamind_core.infrastructure.forecasting.bundle import ForecasterBundle
-from novamind_core.infrastructure.forecasting.metrics import (
+from novamind_core.families.forecasting.bundle import ForecasterBundle
+from novamind_core.families.forecasting.metrics import (
     horizon_metrics,
     pinball,
     seasonal_scale,
 )
-from novamind_core.infrastructure.forecasting.spec import ForecastSpec
-from novamind_core.infrastructure.forecasting.windows import Scaler, Windows, feature_columns
+from novamind_core.families.forecasting.spec import ForecastSpec
+from novamind_core.families.forecasting.windows import Scaler, Windows, feature_columns
 
 # --------------------------------------------------------------------------- metrics
 

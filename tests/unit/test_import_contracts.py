@@ -13,15 +13,21 @@ ROOT = Path(__file__).resolve().parents[2]
 LINT = Path(sys.executable).parent / "lint-imports"
 
 
+PACKAGES = ("novamind_core", "serving", "components", "pipelines")
+
+
 def lint(tmp_path: Path, inject_into: str, line: str) -> subprocess.CompletedProcess:
-    shutil.copytree(
-        ROOT / "novamind_core",
-        tmp_path / "novamind_core",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    """import-linter over a copy of the checked packages, with ``line`` added to one
+    module (created when it does not exist, e.g. a second model family)."""
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / inject_into
-    target.write_text(target.read_text() + f"\n{line}\n")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    before = target.read_text() if target.exists() else ""
+    target.write_text(before + f"\n{line}\n")
     return subprocess.run(
         [str(LINT), "--no-cache"],
         cwd=tmp_path,
@@ -41,6 +47,26 @@ def lint(tmp_path: Path, inject_into: str, line: str) -> subprocess.CompletedPro
             "novamind_core/application/deidentify.py",
             "import novamind_core.infrastructure.settings",
             "Dependencies point inward",
+        ),
+        (  # shared infrastructure knows no family
+            "novamind_core/infrastructure/composition.py",
+            "import novamind_core.families.forecasting.steps",
+            "Dependencies point inward",
+        ),
+        (  # a family does not reach up into the serving entry point
+            "novamind_core/families/forecasting/serving.py",
+            "import serving.server",
+            "Dependencies point inward",
+        ),
+        (  # an arrow back up: a component importing a pipeline
+            "components/trigger_retraining.py",
+            "import pipelines.symptom_forecasting",
+            "Dependencies point inward",
+        ),
+        (  # a second family that borrows the first one's code
+            "novamind_core/families/correlation/__init__.py",
+            "import novamind_core.families.forecasting.imputation",
+            "Model families are independent",
         ),
     ],
 )

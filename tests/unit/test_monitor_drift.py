@@ -19,7 +19,12 @@ from novamind_core.domain.drift import (
 )
 from novamind_core.domain.errors import ConfigurationError, NotFoundError, ValidationError
 from novamind_core.domain.model_registry import CHAMPION, ModelVersion
-from novamind_core.infrastructure.forecasting.imputation import (
+from novamind_core.families.forecasting.drift import (
+    MONITORED_FEATURES,
+    features_on_grid,
+    last_observed,
+)
+from novamind_core.families.forecasting.imputation import (
     BIOMETRICS,
     DAYS_SINCE_CAP,
     KEY,
@@ -27,12 +32,8 @@ from novamind_core.infrastructure.forecasting.imputation import (
     build_daily_grid,
 )
 from novamind_core.infrastructure.monitoring.alerts import LogAlert, alert_payload
-from novamind_core.infrastructure.monitoring.drift_features import (
-    MONITORED_FEATURES,
-    features_on_grid,
-    last_observed,
-)
 from novamind_core.infrastructure.monitoring.drift_policy import DEFAULT_POLICY, load_policy
+from tests.support.fakes import FakeReferences, FakeRegistry
 
 MODEL = "symptom-forecaster"
 FEATURES = ("phq9", "heart_rate_bpm", "steps")
@@ -41,44 +42,6 @@ STDS = {"phq9": 4.0, "heart_rate_bpm": 8.0, "steps": 2500.0, PREDICTION: 1.5}
 NAN = np.nan
 
 # --------------------------------------------------------------------------- fakes
-
-
-class FakeRegistry:
-    """Versions by number; the champion alias points at one of them (or nowhere)."""
-
-    def __init__(self, champion: str | None = "3"):
-        self.aliases = {} if champion is None else {CHAMPION: champion}
-
-    def get(self, name, version):
-        held = tuple(a for a, v in self.aliases.items() if v == version)
-        return ModelVersion(name, version, {}, held)
-
-    def versions(self, name):
-        return [self.get(name, v) for v in sorted(set(self.aliases.values()))]
-
-    def alias(self, name, alias):
-        return self.get(name, self.aliases[alias]) if alias in self.aliases else None
-
-    def set_alias(self, name, alias, version):
-        self.aliases[alias] = version
-
-    def delete_alias(self, name, alias):
-        self.aliases.pop(alias, None)
-
-    def set_tags(self, name, version, tags):
-        pass
-
-
-class FakeReferences:
-    def __init__(self, frames: dict[tuple[str, str], pd.DataFrame]):
-        self.frames = frames
-        self.asked: list[tuple[str, str]] = []
-
-    def reference(self, name, version):
-        self.asked.append((name, version))
-        if (name, version) not in self.frames:
-            raise NotFoundError(f"{name} version {version} has no drift reference")
-        return self.frames[(name, version)]
 
 
 class MeanShiftDetector:
@@ -155,7 +118,7 @@ class Setup:
     """The fakes of one check, and a ``run`` that calls check_drift with them."""
 
     def __init__(self, current: pd.DataFrame, champion: str | None = "3", reference=None):
-        self.registry = FakeRegistry(champion)
+        self.registry = FakeRegistry.with_champion(champion)
         ref = _frame(400, seed=1) if reference is None else reference
         self.references = FakeReferences({(MODEL, "3"): ref})
         self.detector = MeanShiftDetector()
@@ -415,7 +378,7 @@ def test_policy_rejects_invalid_settings(kwargs):
 
 
 def test_shipped_policy_loads():
-    policy = load_policy()
+    policy = load_policy(MONITORED_FEATURES)
     assert (policy.method, policy.min_samples, policy.default_threshold) == (
         "wasserstein",
         200,
@@ -426,8 +389,8 @@ def test_shipped_policy_loads():
 
 
 def test_overrides_apply_and_none_is_ignored():
-    assert load_policy(min_samples=50).min_samples == 50
-    assert load_policy(min_samples=None).min_samples == 200
+    assert load_policy(MONITORED_FEATURES, min_samples=50).min_samples == 50
+    assert load_policy(MONITORED_FEATURES, min_samples=None).min_samples == 200
 
 
 def test_policy_file_settings_are_read(tmp_path):
@@ -435,7 +398,7 @@ def test_policy_file_settings_are_read(tmp_path):
     path.write_text(
         "method: hellinger\nmin_samples: 25\ndefault_threshold: 0.3\nthresholds:\n  steps: 0.9\n"
     )
-    policy = load_policy(path)
+    policy = load_policy(MONITORED_FEATURES, path)
     assert (policy.method, policy.min_samples, policy.default_threshold) == ("hellinger", 25, 0.3)
     assert policy.threshold("steps") == 0.9 and policy.threshold("phq9") == 0.3
 
@@ -443,7 +406,7 @@ def test_policy_file_settings_are_read(tmp_path):
 def test_empty_policy_file_takes_the_defaults(tmp_path):
     path = tmp_path / "empty.yaml"
     path.write_text("")
-    policy = load_policy(path)
+    policy = load_policy(MONITORED_FEATURES, path)
     assert (policy.method, policy.min_samples, policy.default_threshold) == (
         "wasserstein",
         200,
@@ -476,22 +439,22 @@ def test_bad_policy_file_is_a_configuration_error_naming_the_file(tmp_path, text
     path = tmp_path / "drift.yaml"
     path.write_text(text)
     with pytest.raises(ConfigurationError, match=message) as caught:
-        load_policy(path)
+        load_policy(MONITORED_FEATURES, path)
     assert str(path) in str(caught.value)
 
 
 def test_missing_policy_file_is_a_configuration_error_naming_the_file(tmp_path):
     path = tmp_path / "nowhere" / "drift.yaml"
     with pytest.raises(ConfigurationError, match="cannot read") as caught:
-        load_policy(path)
+        load_policy(MONITORED_FEATURES, path)
     assert str(path) in str(caught.value)
 
 
 def test_an_override_is_checked_like_the_file(tmp_path):
     with pytest.raises(ConfigurationError, match="method 'ks'"):
-        load_policy(method="ks")
+        load_policy(MONITORED_FEATURES, method="ks")
     with pytest.raises(ConfigurationError, match="min_samples"):
-        load_policy(min_samples=0)
+        load_policy(MONITORED_FEATURES, min_samples=0)
 
 
 # --------------------------------------------------------------------------- features

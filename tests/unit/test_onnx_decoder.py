@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from novamind_core.infrastructure.forecasting import transformer
-from novamind_core.infrastructure.forecasting.onnx_decoder import OnnxDecoder, export
+from novamind_core.families.forecasting import transformer
+from novamind_core.families.forecasting.onnx_decoder import OnnxDecoder, export
 
 
 def _model(layers: int, seed: int = 0) -> transformer.QuantileTransformer:

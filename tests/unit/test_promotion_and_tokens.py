@@ -15,58 +15,17 @@ from novamind_core.domain.errors import (
     NotFoundError,
     ValidationError,
 )
-from novamind_core.domain.model_registry import ModelVersion
 from novamind_core.domain.security import Principal, Role
 from novamind_core.infrastructure.security.tokens import TokenService, check_api_key
+from tests.support.fakes import FakeAudit, FakeRegistry
 
 SECRET = "s" * 40
 REVIEWER = Principal("alice", frozenset({Role.REVIEWER}))
 ENGINEER = Principal("eve", frozenset({Role.ML_ENGINEER}))
 
 
-class FakeRegistry:
-    def __init__(self, versions: dict[str, bool]):
-        self.tags = {
-            v: {
-                "gates_passed": str(ok).lower(),
-                **({} if ok else {"gate.interval_coverage_within_5_points": "false"}),
-            }
-            for v, ok in versions.items()
-        }
-        self.aliases: dict[str, str] = {}
-
-    def get(self, name, version):
-        if version not in self.tags:
-            raise NotFoundError(f"no version {version}")
-        held = tuple(a for a, v in self.aliases.items() if v == version)
-        return ModelVersion(name, version, dict(self.tags[version]), held)
-
-    def versions(self, name):
-        return [self.get(name, v) for v in self.tags]
-
-    def alias(self, name, alias):
-        return self.get(name, self.aliases[alias]) if alias in self.aliases else None
-
-    def set_alias(self, name, alias, version):
-        self.aliases[alias] = version
-
-    def delete_alias(self, name, alias):
-        self.aliases.pop(alias, None)
-
-    def set_tags(self, name, version, tags):
-        self.tags[version].update(tags)
-
-
-class FakeAudit:
-    def __init__(self):
-        self.entries = []
-
-    def record(self, action, resource, **details):
-        self.entries.append((action, resource, details))
-
-
 def test_approve_moves_champion_records_who_and_drops_challenger():
-    registry, audit = FakeRegistry({"1": True, "2": True}), FakeAudit()
+    registry, audit = FakeRegistry.with_gates({"1": True, "2": True}), FakeAudit()
     registry.set_alias("m", "challenger", "1")
     assert approve(registry, audit, REVIEWER, "m", "1", note="good") is None
     assert registry.aliases == {"champion": "1"}
@@ -78,14 +37,14 @@ def test_approve_moves_champion_records_who_and_drops_challenger():
 
 
 def test_only_reviewers_decide():
-    registry, audit = FakeRegistry({"1": True}), FakeAudit()
+    registry, audit = FakeRegistry.with_gates({"1": True}), FakeAudit()
     with pytest.raises(AuthorizationError, match="reviewer role"):
         approve(registry, audit, ENGINEER, "m", "1")
     assert registry.aliases == {} and audit.entries == []
 
 
 def test_failed_gates_need_override_and_reason():
-    registry, audit = FakeRegistry({"1": False}), FakeAudit()
+    registry, audit = FakeRegistry.with_gates({"1": False}), FakeAudit()
     with pytest.raises(ValidationError, match="interval_coverage_within_5_points"):
         approve(registry, audit, REVIEWER, "m", "1")
     with pytest.raises(ValidationError, match="--reason"):
@@ -96,7 +55,7 @@ def test_failed_gates_need_override_and_reason():
 
 
 def test_rollback_restores_the_replaced_champion_step_by_step():
-    registry, audit = FakeRegistry({"1": True, "2": True, "3": True}), FakeAudit()
+    registry, audit = FakeRegistry.with_gates({"1": True, "2": True, "3": True}), FakeAudit()
     for v in ("1", "2", "3"):
         approve(registry, audit, REVIEWER, "m", v)
     assert rollback(registry, audit, REVIEWER, "m") == "2"
@@ -107,7 +66,7 @@ def test_rollback_restores_the_replaced_champion_step_by_step():
 
 
 def test_reject_needs_a_note_and_cannot_hit_the_champion():
-    registry, audit = FakeRegistry({"1": True, "2": True}), FakeAudit()
+    registry, audit = FakeRegistry.with_gates({"1": True, "2": True}), FakeAudit()
     approve(registry, audit, REVIEWER, "m", "1")
     registry.set_alias("m", "challenger", "2")
     with pytest.raises(ValidationError, match="rollback"):

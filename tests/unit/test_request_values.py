@@ -8,10 +8,17 @@ import pytest
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 
-from serving.symptom_forecaster import SymptomForecasterModel, _checked_columns, _history_columns
-from serving.v2_infer import parse
+from novamind_core.families.forecasting.serving import SymptomForecasterModel
+from novamind_core.infrastructure.serving.v2_infer import parse
 
 KEY = "p_" + "a" * 24
+MODEL = SymptomForecasterModel(loader=lambda current: (None, None))  # no champion needed
+_history_columns = MODEL._history_columns
+_checked_columns = MODEL.values.from_columns
+
+
+def _from_v2(request: InferRequest) -> list[dict]:
+    return MODEL.parse_v2(*MODEL._v2_columns(request))
 
 
 def rows(n: int = 5, changes: dict | None = None) -> list[dict]:
@@ -98,7 +105,7 @@ def test_v2_rows_of_patients_interleaved_become_one_history_each_in_the_order_se
         ["2025-03-02", "2025-03-05", "2025-03-01", "2025-03-04", "2025-03-03"],
         [2.0, 5.0, 1.0, 4.0, 3.0],
     )
-    parts = SymptomForecasterModel("m")._from_v2(request)
+    parts = _from_v2(request)
     assert [p["key"] for p in parts] == [other, KEY]
     assert parts[0]["day"].astype(str).tolist() == ["2025-03-01", "2025-03-02", "2025-03-03"]
     assert parts[0]["mood"].tolist() == [1.0, 2.0, 3.0]
@@ -117,5 +124,5 @@ def test_v2_rows_of_patients_interleaved_become_one_history_each_in_the_order_se
 def test_v2_days_that_are_not_plain_past_dates_are_refused_by_row(days, message):
     request = _v2_request([KEY, KEY], days, [1.0, 2.0])
     with pytest.raises(InvalidInput) as raised:
-        SymptomForecasterModel("m")._from_v2(request)
+        _from_v2(request)
     assert message in str(raised.value)

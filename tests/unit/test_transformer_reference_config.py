@@ -2,7 +2,7 @@
 
 import torch
 
-from novamind_core.infrastructure.forecasting.transformer import (
+from novamind_core.families.forecasting.transformer import (
     QuantileTransformer,
     TransformerConfig,
     with_precision,

@@ -10,7 +10,7 @@ import pytest
 from novamind_core.domain.errors import AuthenticationError
 from novamind_core.domain.security import Role
 from novamind_core.infrastructure.security.tokens import TokenService
-from serving.auth import VerifiedTokens
+from novamind_core.infrastructure.serving.auth import VerifiedTokens
 
 SECRET = "s" * 40
 

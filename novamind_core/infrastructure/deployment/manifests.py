@@ -42,6 +42,15 @@ def render_inference_service(registry, name: str, image: str) -> str:
     )
 
 
+def render_validated(registry, name: str, image: str) -> str:
+    """The champion's InferenceService, checked against the schemas (ValidationError)."""
+    text = render_inference_service(registry, name, image)
+    problems = validate_documents(text)
+    if problems:
+        raise ValidationError("rendered manifest is invalid:\n  " + "\n  ".join(problems))
+    return text
+
+
 def validate_documents(text: str) -> list[str]:
     """Problems of every document in a YAML stream; empty when all are valid."""
     problems = []

@@ -5,6 +5,7 @@ Used by `novamind monitor drift` and by the drift-monitor pipeline's component.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from novamind_core.application.monitor_drift import DriftReport, check_drift
 from novamind_core.domain.drift import DriftResult
 from novamind_core.domain.errors import ValidationError
 from novamind_core.domain.model_registry import ModelVersion
+from novamind_core.infrastructure import composition
 
 
 @dataclass
@@ -42,6 +44,7 @@ def read_current(path: Path) -> pd.DataFrame:
 
 def run_drift_check(
     model: str,
+    features: Sequence[str],
     since: datetime | None = None,
     current_path: Path | None = None,
     out_dir: Path | None = None,
@@ -52,23 +55,19 @@ def run_drift_check(
     from novamind_core.infrastructure.monitoring.drift_policy import load_policy
     from novamind_core.infrastructure.monitoring.drift_reference import MlflowDriftReferences
     from novamind_core.infrastructure.monitoring.evidently_drift import EvidentlyDriftDetector
-    from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
-    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
     from novamind_core.infrastructure.registry.drift_status import MlflowDriftRecorder
-    from novamind_core.infrastructure.registry.mlflow_registry import MlflowModelRegistry
-    from novamind_core.infrastructure.settings import get_settings
 
-    settings = get_settings()
+    settings = composition.settings()
     key = settings.require_encryption_key()
-    policy = load_policy(settings.drift_policy, min_samples=min_samples)
-    audit = HashChainAuditTrail(settings.audit_log_path, actor=actor)
+    policy = load_policy(features, settings.drift_policy, min_samples=min_samples)
+    audit = composition.audit_trail(actor)
     given = read_current(current_path) if current_path is not None else None
     source = f"frame {current_path.name}" if current_path is not None else "payload log"
 
     def current_for(champion: ModelVersion) -> pd.DataFrame:
         if given is not None:
             return given
-        frame = PayloadLog(settings.data_dir, model, key).read_since(since)
+        frame = composition.payload_log(model).read_since(since)
         audit.record("read", f"payloads/{model}", purpose="drift check", rows=len(frame))
         if frame.empty:
             return frame
@@ -80,7 +79,7 @@ def run_drift_check(
         alerts.append(WebhookAlert(settings.drift_webhook_url))
     result, report = check_drift(
         model,
-        MlflowModelRegistry(),
+        composition.model_registry(),
         MlflowDriftReferences(key),
         EvidentlyDriftDetector(),
         current_for,

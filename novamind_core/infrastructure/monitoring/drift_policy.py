@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from novamind_core.domain.drift import DriftPolicy
 from novamind_core.domain.errors import ConfigurationError
-from novamind_core.infrastructure.monitoring.drift_features import MONITORED_FEATURES
 from novamind_core.infrastructure.validation.feature_specs import DEFAULT_SPECS_DIR
 
 DEFAULT_POLICY = DEFAULT_SPECS_DIR / "drift_policy.yaml"
@@ -17,8 +17,9 @@ DEFAULT_POLICY = DEFAULT_SPECS_DIR / "drift_policy.yaml"
 METHODS = {"wasserstein", "psi", "jensenshannon", "kl_div", "energy_distance", "hellinger"}
 
 
-def load_policy(path: Path | None = None, **overrides) -> DriftPolicy:
-    """The policy in ``path`` (default ``feature_specs/drift_policy.yaml``), with overrides."""
+def load_policy(features: Sequence[str], path: Path | None = None, **overrides) -> DriftPolicy:
+    """The policy for a model's monitored ``features`` in ``path`` (default
+    ``feature_specs/drift_policy.yaml``), with overrides."""
     path = path or DEFAULT_POLICY
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -34,7 +35,7 @@ def load_policy(path: Path | None = None, **overrides) -> DriftPolicy:
         )
     try:
         return DriftPolicy(
-            features=MONITORED_FEATURES,
+            features=tuple(features),
             thresholds={k: float(v) for k, v in (data.get("thresholds") or {}).items()},
             default_threshold=float(data.get("default_threshold", 0.5)),
             method=method,

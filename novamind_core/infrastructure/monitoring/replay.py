@@ -1,7 +1,7 @@
 """Replay stored patients through a local server, to produce payloads to monitor.
 
-Starts ``novamind serve`` on a free loopback port, waits until it is ready, sends one V1
-forecast request per stored patient (by pseudonym: the server reads the history from the
+Starts ``novamind serve --model M`` on a free loopback port, waits until it is ready, sends
+one V1 request per stored patient (by pseudonym: the server reads the history from the
 store), then stops the server with SIGTERM so that it flushes its payload log.
 """
 
@@ -37,6 +37,7 @@ def _free_port() -> int:
 
 def replay(
     settings,
+    model: str,
     keys: list[str],
     log_path: Path,
     concurrency: int = 4,
@@ -57,7 +58,16 @@ def replay(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "novamind_core.cli", "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "novamind_core.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--model",
+                model,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=os.environ.copy(),
@@ -73,7 +83,7 @@ def replay(
                         f"the server exited with code {server.returncode}; see {log_path}"
                     )
                 try:
-                    if client.get("/v2/models/symptom-forecaster/ready").status_code == 200:
+                    if client.get(f"/v2/models/{model}/ready").status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
@@ -87,7 +97,7 @@ def replay(
             def send(key: str) -> int:
                 body = {"instances": [{"patient_key": key}]}
                 return client.post(
-                    "/v1/models/symptom-forecaster:predict", json=body, headers=headers
+                    f"/v1/models/{model}:predict", json=body, headers=headers
                 ).status_code
 
             codes = []

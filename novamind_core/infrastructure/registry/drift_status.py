@@ -40,8 +40,10 @@ class MlflowDriftRecorder:
         import mlflow
         from mlflow.tracking import MlflowClient
 
-        configure(EXPERIMENT)
-        with mlflow.start_run(run_name=f"{result.model}-v{result.version}") as run:
+        experiment_id = configure(EXPERIMENT)
+        with mlflow.start_run(
+            run_name=f"{result.model}-v{result.version}", experiment_id=experiment_id
+        ) as run:
             mlflow.set_tags(
                 {
                     "model": result.model,
@@ -80,4 +82,3 @@ class MlflowDriftRecorder:
         client = MlflowClient()
         for key, value in status_tags(result, self.run_id).items():
             client.set_model_version_tag(result.model, result.version, key, value)
-        configure()  # leave the default experiment active for whatever runs next

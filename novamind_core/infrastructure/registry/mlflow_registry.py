@@ -26,6 +26,10 @@ class MlflowModelRegistry:
             by_version.setdefault(str(version), []).append(alias)
         return by_version
 
+    def names(self) -> list[str]:
+        """Every registered model, by name."""
+        return sorted(m.name for m in self.client.search_registered_models())
+
     def get(self, name: str, version: str) -> ModelVersion:
         from mlflow.exceptions import MlflowException
 

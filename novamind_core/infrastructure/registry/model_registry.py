@@ -1,106 +1,90 @@
-"""Register models in the MLflow registry, with gate results as tags and aliases."""
+"""Register any family's model in the MLflow registry, with gate results as tags and aliases.
+
+A family hands over its MLflow pyfunc model, the files it needs, an input example, its
+evaluation, its gate results and its own tags; what every registered version carries is
+added here (dataset, code version, gates, headline metrics) and the version gets the
+``challenger`` alias only when every gate passed. A version that cannot be tagged is
+deleted again: nothing is half-registered.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
-from novamind_core.infrastructure.registry.tracking import code_version, configure
+from novamind_core.domain.model_registry import CHALLENGER
+from novamind_core.infrastructure.registry.tracking import code_version, configure, nested_run
 
-CHALLENGER, CHAMPION = "challenger", "champion"
 
-
-def register_symptom_forecaster(
-    bundle_dir: Path,
+def register_model(
+    model_name: str,
+    python_model,
+    artifacts: Mapping[str, str],
+    input_example,
+    output_example,
     evaluation: dict,
     gate_results: dict[str, bool],
     dataset: dict[str, str],
     parent_run_id: str,
-    charts_dir: Path | None = None,
-    model_name: str = "symptom-forecaster",
-    reference_dir: Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    summary: Mapping[str, float] | None = None,
+    artifact_dirs: Mapping[str, Path | None] | None = None,
 ) -> dict:
-    """Log the pyfunc model, register a version, tag it; alias ``challenger`` if gates pass."""
+    """Log the pyfunc model in a ``register`` run under the pipeline's run, register a
+    version, tag it; alias ``challenger`` if every gate passed. ``artifact_dirs`` are
+    logged beside the model (name in the run -> folder); ``summary`` is the headline
+    metrics tag. Returns the model name, version, URI, gates and whether it is the
+    challenger."""
     import mlflow
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
 
-    from novamind_core.infrastructure.forecasting.bundle import ForecasterBundle
-    from novamind_core.infrastructure.forecasting.pyfunc_model import (
-        SymptomForecasterModel,
-        input_example,
-    )
-
-    configure()
-    bundle = ForecasterBundle.load(bundle_dir)
-    example = input_example(bundle.fill_values, bundle.spec.context_days)
-    signature = infer_signature(example, bundle.forecast_history(example))
-    with mlflow.start_run(run_name="register", parent_run_id=parent_run_id or None):
+    signature = infer_signature(input_example, output_example)
+    with nested_run(parent_run_id, "register", experiment=model_name):
         mlflow.log_dict(evaluation, "evaluation.json")
-        if charts_dir is not None and charts_dir.exists():
-            mlflow.log_artifacts(str(charts_dir), "fan_charts")
-        if reference_dir is not None and reference_dir.exists():
-            mlflow.log_artifacts(str(reference_dir), "drift_reference")  # encrypted
+        for name, directory in (artifact_dirs or {}).items():
+            if directory is not None and directory.exists():
+                mlflow.log_artifacts(str(directory), name)
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=SymptomForecasterModel(),
-            artifacts={"bundle": str(bundle_dir)},
+            python_model=python_model,
+            artifacts=dict(artifacts),
             signature=signature,
-            input_example=example,
+            input_example=input_example,
             registered_model_name=model_name,
         )
     version = str(info.registered_model_version)
     client = MlflowClient()
-    try:
-        return _tag_and_alias(
-            client, model_name, version, bundle, evaluation, gate_results, dataset
-        )
-    except BaseException:
-        client.delete_model_version(model_name, version)  # no half-registered version
-        raise
-
-
-def _tag_and_alias(client, model_name, version, bundle, evaluation, gate_results, dataset):
     passed = all(gate_results.values())
-    tags = {
+    all_tags = {
         "dataset_version": dataset.get("version", ""),
         "dataset_fingerprint": dataset.get("fingerprint", ""),
         "code_version": code_version(),
-        "target": bundle.spec.target,
-        "horizon": str(bundle.spec.horizon),
+        **(tags or {}),
         "gates_passed": str(passed).lower(),
-        "metrics": json.dumps(summary_metrics(evaluation)),
+        "metrics": json.dumps(dict(summary or {})),
         **{f"gate.{k}": str(v).lower() for k, v in gate_results.items()},
     }
-    for key, value in tags.items():
-        client.set_model_version_tag(model_name, version, key, value)
-    if passed:
-        client.set_registered_model_alias(model_name, CHALLENGER, version)
+    try:
+        for key, value in all_tags.items():
+            client.set_model_version_tag(model_name, version, key, value)
+        if passed:
+            client.set_registered_model_alias(model_name, CHALLENGER, version)
+    except BaseException:
+        client.delete_model_version(model_name, version)  # no half-registered version
+        raise
     return {
         "model_name": model_name,
         "version": version,
         "challenger": passed,
         "model_uri": f"models:/{model_name}/{version}",
+        "gates": dict(gate_results),
     }
 
 
-def summary_metrics(evaluation: dict) -> dict[str, float]:
-    """Mean over horizons of the ensemble's and seasonal naive's metrics per window set."""
-    out = {}
-    for part, result in evaluation.items():
-        for model in ("ensemble", "seasonal_naive", "auto_ets"):
-            metrics = result["models"].get(model)
-            if not metrics:
-                continue
-            for name in ("mase", "coverage", "width"):
-                if name in metrics:
-                    values = [v for v in metrics[name] if v == v]
-                    out[f"{part}.{model}.{name}"] = round(sum(values) / len(values), 4)
-    return out
-
-
 def load_alias(model_name: str, alias: str):
-    """The bundle behind ``models:/<name>@<alias>``, or None when the alias is unset."""
+    """The Python model behind ``models:/<name>@<alias>``, or None when the alias is unset."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
@@ -111,5 +95,4 @@ def load_alias(model_name: str, alias: str):
     except MlflowException:
         return None
     # load exactly the version just read: the alias may move between two look-ups
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-    return model.unwrap_python_model().bundle
+    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}").unwrap_python_model()

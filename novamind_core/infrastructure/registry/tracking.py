@@ -10,11 +10,10 @@ from pathlib import Path
 
 from novamind_core.infrastructure.settings import get_settings
 
-EXPERIMENT = "symptom-forecasting"
 
-
-def configure(experiment: str = EXPERIMENT) -> str:
-    """Point MLflow at the configured store; create the experiment; return its id."""
+def configure(experiment: str | None = None) -> str | None:
+    """Point MLflow at the configured store; with ``experiment``, make it the active one
+    (created with its artifacts beside a SQLite store) and return its id."""
     import os
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -22,6 +21,8 @@ def configure(experiment: str = EXPERIMENT) -> str:
 
     uri = get_settings().mlflow_tracking_uri
     mlflow.set_tracking_uri(uri)
+    if experiment is None:
+        return None
     existing = mlflow.get_experiment_by_name(experiment)
     if existing is not None:
         mlflow.set_experiment(experiment)
@@ -35,12 +36,13 @@ def configure(experiment: str = EXPERIMENT) -> str:
     return experiment_id
 
 
-def start_pipeline_run(run_name: str, params: dict) -> str:
-    """Open the parent run of a pipeline run; return its id."""
+def start_pipeline_run(pipeline: str, params: dict) -> str:
+    """Open the parent run of a pipeline run, in the experiment named after the pipeline;
+    return its id."""
     import mlflow
 
-    configure()
-    with mlflow.start_run(run_name=run_name) as run:
+    experiment_id = configure(pipeline)
+    with mlflow.start_run(run_name=pipeline, experiment_id=experiment_id) as run:
         mlflow.log_params(params)
         mlflow.set_tag("code_version", code_version())
         mlflow.set_tag("novamind.kind", "pipeline")
@@ -63,14 +65,46 @@ def finish_pipeline_run(run_id: str, status: str = "FINISHED") -> None:
 
 
 @contextlib.contextmanager
+def nested_run(parent_run_id: str, name: str, experiment: str) -> Iterator[object]:
+    """A run named ``name`` under the pipeline run ``parent_run_id`` (in its experiment);
+    without a parent, a standalone run in ``experiment``."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    configure()
+    if parent_run_id:
+        experiment_id = MlflowClient().get_run(parent_run_id).info.experiment_id
+    else:
+        experiment_id = configure(experiment)
+    with mlflow.start_run(
+        run_name=name, parent_run_id=parent_run_id or None, experiment_id=experiment_id
+    ) as run:
+        yield run
+
+
+@contextlib.contextmanager
 def step_run(parent_run_id: str, step: str) -> Iterator[object]:
     """A nested run for one pipeline step (standalone when there is no parent)."""
     import mlflow
 
-    configure()
-    with mlflow.start_run(run_name=step, parent_run_id=parent_run_id or None) as run:
+    with nested_run(parent_run_id, step, "pipeline-steps") as run:
         mlflow.set_tag("novamind.step", step)
         yield run
+
+
+def active_run_id() -> str:
+    import mlflow
+
+    run = mlflow.active_run()
+    return run.info.run_id if run is not None else "no-run"
+
+
+def log_artifact(path: Path) -> None:
+    """Keep a file as an artifact of the active run (skipped when it does not exist)."""
+    import mlflow
+
+    if Path(path).exists():
+        mlflow.log_artifact(str(path))
 
 
 def log_metrics(metrics: dict[str, float], prefix: str = "") -> None:
@@ -105,15 +139,17 @@ def fail_tagged_runs(run_tag: str) -> int:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    experiment_id = configure()
+    configure()
     client = MlflowClient()
     parents = mlflow.search_runs(
-        [experiment_id], filter_string=f"params.run_tag = '{run_tag}'", output_format="list"
+        filter_string=f"params.run_tag = '{run_tag}'",
+        search_all_experiments=True,
+        output_format="list",
     )
     failed = 0
     for parent in parents:
         children = mlflow.search_runs(
-            [experiment_id],
+            [parent.info.experiment_id],
             output_format="list",
             filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
         )

@@ -19,26 +19,14 @@ def render_review_html(review) -> str:
         f"<h1>Review of {escape(review.name)} version {escape(review.candidate.version)}</h1>",
         _table(["", "challenger", "champion"], review.summary_rows()),
     ]
-    for part, rows in review.horizon_rows().items():
-        sections.append(f"<h2>{escape(part)} windows, per horizon</h2>")
-        sections.append(
-            _table(
-                [
-                    "horizon",
-                    "challenger MASE",
-                    "champion MASE",
-                    "seasonal naive MASE",
-                    "AutoETS MASE",
-                    "challenger coverage",
-                ],
-                rows,
-            )
-        )
+    for table in review.tables():
+        sections.append(f"<h2>{escape(table.title)}</h2>")
+        sections.append(_table(list(table.headers), table.rows))
     if review.charts:
-        sections.append("<h2>Fan charts (held-out patients)</h2>")
+        sections.append(f"<h2>{escape(review.content.charts_title)}</h2>")
         for png in review.charts:
             data = base64.b64encode(png).decode()
-            sections.append(f'<img alt="fan chart" src="data:image/png;base64,{data}">')
+            sections.append(f'<img alt="chart" src="data:image/png;base64,{data}">')
     style = (
         "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"

@@ -1,0 +1,1 @@
+"""KFP components of the symptom-forecasting pipeline (novamind_core.families.forecasting)."""
