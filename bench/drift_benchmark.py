@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 from novamind_core.application.deidentify import deidentify  # noqa: E402
 from novamind_core.application.monitor_drift import check_drift  # noqa: E402
 from novamind_core.domain.drift import DriftStatus  # noqa: E402
-from novamind_core.domain.model_registry import ModelVersion  # noqa: E402
 from novamind_core.families.forecasting import training  # noqa: E402
 from novamind_core.families.forecasting.drift import (  # noqa: E402
     MONITORED_FEATURES,
@@ -46,6 +45,7 @@ from novamind_core.infrastructure.monitoring.evidently_drift import (  # noqa: E
 )
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer  # noqa: E402
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate  # noqa: E402
+from tests.support.fakes import FakeReferences, FakeRegistry  # noqa: E402
 from tests.support.tiny_forecaster import train_tiny_bundle  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "drift.json"
@@ -61,26 +61,18 @@ def traffic(bundle, seed, rows, shift=None, patients=200):
     return build_reference(bundle, grid, training.split(grid, bundle.spec), rows, seed)
 
 
-class _Champion:
-    def alias(self, name, alias):
-        return ModelVersion(name, "1", {}, ("champion",))
-
-
-class _Fixed:
-    def __init__(self, frame):
-        self.frame = frame
-
-    def reference(self, name, version):
-        return self.frame
-
-
 def behaviour(bundle, reference) -> dict:
     """False alarms over 20 unshifted seeds; scores of two injected shifts."""
     policy, detector = load_policy(MONITORED_FEATURES), EvidentlyDriftDetector()
 
     def judge(current):
         result, _ = check_drift(
-            NAME, _Champion(), _Fixed(reference), detector, lambda v: current, policy
+            NAME,
+            FakeRegistry.with_champion("1"),
+            FakeReferences({(NAME, "1"): reference}),
+            detector,
+            lambda v: current,
+            policy,
         )
         return result
 

@@ -22,7 +22,6 @@ from novamind_core.application.deidentify import deidentify
 from novamind_core.application.monitor_drift import check_drift
 from novamind_core.cli import app
 from novamind_core.domain.drift import DriftStatus
-from novamind_core.domain.model_registry import ModelVersion
 from novamind_core.families.forecasting import training
 from novamind_core.families.forecasting.drift import MONITORED_FEATURES, build_reference
 from novamind_core.infrastructure.monitoring.drift_policy import load_policy
@@ -32,6 +31,7 @@ from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
 from novamind_core.infrastructure.settings import get_settings
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
+from tests.support.fakes import FakeReferences, FakeRegistry
 from tests.support.tiny_forecaster import train_tiny_bundle
 
 NAME = "symptom-forecaster"
@@ -75,26 +75,11 @@ def reference(bundle) -> pd.DataFrame:
     return traffic(bundle, seed=11, rows=5000)
 
 
-class OneChampion:
-    """Registry with version 1 as champion (for the model-level tests without MLflow)."""
-
-    def alias(self, name, alias):
-        return ModelVersion(name, "1", {}, ("champion",))
-
-
-class Fixed:
-    def __init__(self, frame):
-        self.frame = frame
-
-    def reference(self, name, version):
-        return self.frame
-
-
 def judge(reference, current):
     result, _ = check_drift(
         NAME,
-        OneChampion(),
-        Fixed(reference),
+        FakeRegistry.with_champion("1"),
+        FakeReferences({(NAME, "1"): reference}),
         EvidentlyDriftDetector(),
         lambda v: current,
         load_policy(MONITORED_FEATURES),
