@@ -11,6 +11,8 @@ PATIENTS ?= 200
 DAYS ?= 180
 # one payload per demo patient: below the policy's 200, so the demo judges from 100 up
 DRIFT_MIN_SAMPLES ?= 100
+# the private signing keys (token issuer, reviewers): never in .env, which pipelines read
+SECRETS ?= .secrets
 
 .PHONY: run test test-slow bench lint venv clean
 
@@ -29,7 +31,7 @@ $(STAMP): pyproject.toml
 ## replay every stored patient through a local KServe server, judge drift of those
 ## payloads against the training reference (Evidently), and verify the audit trail.
 run: venv
-	$(BIN)/novamind data keygen --env-file .env
+	$(BIN)/novamind data keygen --env-file .env --secrets-dir $(SECRETS)
 	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
 	$(BIN)/novamind data validate $(RAW)
 	$(BIN)/novamind data ingest $(RAW)
@@ -37,9 +39,11 @@ run: venv
 	$(BIN)/novamind pipeline run symptom-forecasting
 	$(BIN)/novamind models list
 	$(BIN)/novamind models review symptom-forecaster --version latest --html data/review.html
+	NOVAMIND_TOKEN="$$(NOVAMIND_JWT_SIGNING_KEY_FILE=$(SECRETS)/token-signing.pem \
+		$(BIN)/novamind token --role reviewer --subject demo-reviewer --ttl-minutes 10)" \
+	NOVAMIND_APPROVAL_SIGNING_KEY_FILE=$(SECRETS)/approval-signing.pem \
 	$(BIN)/novamind models approve symptom-forecaster --version challenger \
-		--reviewer demo-reviewer --note "make run: demo approval" \
-		--token "$$($(BIN)/novamind token --role reviewer --subject demo-reviewer)"
+		--reviewer demo-reviewer --note "make run: demo approval"
 	$(BIN)/novamind monitor replay
 	$(BIN)/novamind monitor drift --min-samples $(DRIFT_MIN_SAMPLES) --exit-zero
 	$(BIN)/novamind audit verify

@@ -104,6 +104,7 @@ def register(tmp: Path, reference: pd.DataFrame) -> dict[str, str]:
     env |= {
         "NOVAMIND_DATA_DIR": str(tmp / "data"),
         "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(KEY).decode(),
+        "NOVAMIND_AUDIT_KEY": base64.urlsafe_b64encode(b"a" * 32).decode(),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
         "NOVAMIND_LOG_LEVEL": "WARNING",
     }
@@ -119,7 +120,7 @@ def register(tmp: Path, reference: pd.DataFrame) -> dict[str, str]:
     client = MlflowClient()
     client.create_registered_model(NAME)
     with mlflow.start_run() as run:
-        write_reference(reference, tmp / "ref", KEY)
+        write_reference(reference, tmp / "ref", KEY, NAME, "1")
         mlflow.log_artifacts(str(tmp / "ref"), "drift_reference")
     client.create_model_version(NAME, f"runs:/{run.info.run_id}/model", run.info.run_id)
     client.set_registered_model_alias(NAME, "champion", "1")

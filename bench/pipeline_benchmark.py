@@ -88,6 +88,7 @@ def main() -> None:
         env = dict(os.environ) | {
             "NOVAMIND_DATA_DIR": str(work / "data"),
             "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "NOVAMIND_AUDIT_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "NOVAMIND_LOG_LEVEL": "WARNING",
             "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlruns' / 'mlflow.db'}",
         }

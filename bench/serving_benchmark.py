@@ -279,11 +279,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="novamind-serving-"))
+    from tests.support.approvals import approval_keys, sign_approval
+
+    approval_public, approval_pem = approval_keys(work / "reviewer")
     env = dict(os.environ) | {
+        "NOVAMIND_APPROVAL_PUBLIC_KEY": approval_public,
+        "NOVAMIND_JWT_ALGORITHM": "HS256",  # the benchmark mints its own service token
         "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
         "NOVAMIND_DATA_DIR": str(work / "data"),
         "NOVAMIND_JWT_SECRET": SECRET,
         "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(KEY).decode(),
+        "NOVAMIND_AUDIT_KEY": base64.urlsafe_b64encode(b"a" * 32).decode(),
         "NOVAMIND_LOG_LEVEL": "WARNING",
         # mlflow models serve execs uvicorn by name: put this environment's bin on PATH
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -302,6 +308,7 @@ def main() -> None:
     registered = register_forecaster(
         work / "bundle", evaluation, {"bench": True}, {"version": "bench", "fingerprint": ""}, ""
     )
+    sign_approval(approval_pem, "symptom-forecaster", registered["version"])
     MlflowClient().set_registered_model_alias(
         "symptom-forecaster", "champion", registered["version"]
     )

@@ -49,6 +49,7 @@ def main() -> None:
     env |= {
         "NOVAMIND_DATA_DIR": str(work / "data"),
         "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "NOVAMIND_AUDIT_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "NOVAMIND_LOG_LEVEL": "WARNING",
     }
     cli = [sys.executable, "-m", "novamind_core.cli"]

@@ -35,6 +35,7 @@ def symptom_forecasting(
     optuna_storage: str = "",
     study_name: str = "",
     run_tag: str = "",
+    launched_by: str = "",
 ):
     checked = validate(
         dataset_version=dataset_version, target=target, horizon=horizon, seed=seed, run_tag=run_tag
@@ -66,4 +67,5 @@ def symptom_forecasting(
         dataset_version=version,
         dataset_fingerprint=checked.outputs["fingerprint"],
         parent_run_id=parent,
+        launched_by=launched_by,
     )

@@ -8,12 +8,26 @@ import logging
 import os
 import sys
 import threading
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 GIL_SWITCH_SECONDS = 0.001
 
 
-def build_models(settings, only: list[str] | None = None):
+@dataclass(frozen=True)
+class ServeOptions:
+    """How `novamind serve` runs: where it listens (loopback unless told otherwise), how
+    often it polls for a new champion, the largest body, worker processes, which models."""
+
+    port: int = 8080
+    host: str = "127.0.0.1"
+    poll_seconds: float = 30.0
+    max_body_bytes: int = 1 << 20
+    workers: int = 1
+    models: tuple[str, ...] | None = None
+
+
+def build_models(settings, only: tuple[str, ...] | None = None):
     """One served model per family (or per model named in ``only``), each with its
     champion loaded if it has one."""
     from novamind_core.families import FAMILIES
@@ -22,6 +36,7 @@ def build_models(settings, only: list[str] | None = None):
     from novamind_core.infrastructure.serving.champion import champion_loader, update_drift_gauges
 
     store = composition.dataset_store(settings) if settings.encryption_key is not None else None
+    approvals = composition.approvals(settings)
     models = []
     for family in FAMILIES:
         if only is not None and family.model_name not in only:
@@ -34,8 +49,13 @@ def build_models(settings, only: list[str] | None = None):
         # 200-row chunk every quarter second stalled it often. The poll thread writes
         # whatever is buffered every poll interval.
         payloads = composition.payload_log(family.model_name, flush_rows=2000, config=settings)
+        if payloads is not None:
+            payloads.recover()  # rows journaled by a server that was killed
         model = model_class(
-            champion_loader(family.model_name, model_class.servable_from), history, payloads, audit
+            champion_loader(family.model_name, model_class.servable_from, approvals),
+            history,
+            payloads,
+            audit,
         )
         model.load()
         update_drift_gauges(model)
@@ -43,20 +63,28 @@ def build_models(settings, only: list[str] | None = None):
     return models
 
 
-def install_auth(settings, max_body_bytes: int) -> None:
-    """Wrap KServe's FastAPI app in the token middleware."""
+def install_auth(settings, max_body_bytes: int, models: list[str]) -> None:
+    """Wrap KServe's FastAPI app in the token middleware (``models``: the served names)."""
     from kserve.model_server import app
 
-    from novamind_core.infrastructure.security.tokens import TokenService
+    from novamind_core.domain.errors import ConfigurationError
+    from novamind_core.infrastructure.security.tokens import token_service
     from novamind_core.infrastructure.serving.auth import AuthMiddleware
 
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    try:
+        tokens = token_service(settings)
+    except ConfigurationError:
+        if api_key is None:
+            raise
+        log.warning("no token verification key is configured: only the API key is accepted")
+        tokens = None
     app.add_middleware(
         AuthMiddleware,
-        tokens=TokenService(secret, settings.jwt_algorithm),
+        tokens=tokens,
         api_key=api_key,
         max_body_bytes=max_body_bytes,
+        models=frozenset(models),
     )
 
 
@@ -83,11 +111,17 @@ def _server_class():
                 app.add_middleware(MultiProcessMetrics)
 
         def _register_endpoints(self, app) -> None:
-            """KServe's endpoints, V2 inference answered first by the kit's own route."""
-            from novamind_core.infrastructure.serving.v2_infer import infer_route
+            """KServe's endpoints, V1 predict and V2 infer answered first by the kit's own
+            routes."""
+            from novamind_core.infrastructure.serving.routes import infer_route, predict_route
 
             super()._register_endpoints(app)
-            app.router.routes.insert(0, infer_route(self.dataplane))
+            app.router.routes[0:0] = [predict_route(self.dataplane), infer_route(self.dataplane)]
+
+        def _add_exception_handlers(self, app) -> None:
+            from novamind_core.infrastructure.serving.errors import install_error_handlers
+
+            install_error_handlers(app)
 
         async def start(self) -> None:
             self.create_application()
@@ -103,6 +137,7 @@ def _server_class():
                 model.start()
 
         sockets = None
+        host = "127.0.0.1"
 
         def start(self, models) -> None:
             """ModelServer.start for one REST worker, with the REST server above."""
@@ -123,6 +158,7 @@ def _server_class():
                 ssl_keyfile=self.ssl_keyfile,
             )
             self._rest_server.sockets = self.sockets
+            self._rest_server.config.host = self.host  # KServe binds 0.0.0.0
             self.servers.append(self._rest_server.start())
             self.register_signal_handler()
             # uvloop: KServe runs uvicorn inside its own asyncio.run, where uvicorn's loop
@@ -137,22 +173,14 @@ def _server_class():
     return NovaMindModelServer
 
 
-def serve(
-    settings,
-    port: int,
-    poll_seconds: float,
-    max_body_bytes: int = 1 << 20,
-    workers: int = 1,
-    sockets=None,
-    models: list[str] | None = None,
-) -> None:
-    """Serve the champion of every family (or of the registered ``models`` named) on
-    ``port``; ``workers`` > 1 runs that many server processes on one socket
+def serve(settings, options: ServeOptions, sockets=None) -> None:
+    """Serve the champion of every family (or of the models named in ``options``);
+    ``options.workers`` > 1 runs that many server processes on one socket
     (serving/workers.py), each of which calls this with ``sockets``."""
-    if workers > 1:
+    if options.workers > 1 and sockets is None:
         from serving.workers import serve_workers
 
-        serve_workers(settings, port, poll_seconds, max_body_bytes, workers, models)
+        serve_workers(settings, options)
         return
     NovaMindModelServer = _server_class()
     import torch
@@ -167,10 +195,10 @@ def serve(
     # numpy). 1 ms, measured against 5 in interleaved A/B rounds at 32 clients: +6% V1 and
     # +9% V2 requests/s, p99 41 -> 37 ms; 0.5 and 2 ms did no better.
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
-    install_auth(settings, max_body_bytes)
     from novamind_core.infrastructure.serving.champion import poll_champions
 
-    models = build_models(settings, models)
+    models = build_models(settings, options.models)
+    install_auth(settings, options.max_body_bytes, [m.name for m in models])
     # the loaded model, torch and pandas are long-lived: move them out of the cyclic
     # collector's generations, and collect less often (fewer pauses under load)
     gc.freeze()
@@ -178,18 +206,23 @@ def serve(
     if not any(m.ready for m in models):
         log.warning("no champion is loaded: the server answers, but is not ready")
     stop = threading.Event()
-    threading.Thread(target=poll_champions, args=(models, poll_seconds, stop), daemon=True).start()
+    threading.Thread(
+        target=poll_champions, args=(models, options.poll_seconds, stop), daemon=True
+    ).start()
     try:
         # KServe's own per-request latency logging samples CPU time (psutil) on every
         # request; the Prometheus histogram (infrastructure/serving/metrics.py) measures latency
         server = NovaMindModelServer(
-            http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False
+            http_port=options.port, enable_grpc=False, workers=1, enable_latency_logging=False
         )
         server.sockets = sockets
+        server.host = options.host
         server.start(models)
     finally:
         stop.set()
         for model in models:
             if model.payload_log is not None:
-                model.payload_log.flush()
+                model.payload_log.close()
+            if model.audit is not None:
+                model.audit.checkpoint()  # the head as the server leaves it
         asyncio.set_event_loop(asyncio.new_event_loop())

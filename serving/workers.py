@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 30
 
 
-def serve_workers(
-    settings, port: int, poll_seconds: float, max_body_bytes: int, workers: int, models=None
-):
-    _check_port_free(port)
+def serve_workers(settings, options) -> None:
+    """``options.workers`` server processes on ``options.host``:``options.port``."""
+    host, port = options.host, options.port
+    _check_port_free(host, port)
     metrics_dir = Path(tempfile.mkdtemp(prefix="novamind-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # inherited by the workers
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked threads
@@ -39,7 +39,7 @@ def serve_workers(
     def start(index: int):
         process = context.Process(
             target=_worker,
-            args=(settings, port, poll_seconds, max_body_bytes, models),
+            args=(settings, options),
             name=f"novamind-worker-{index}",
             daemon=False,
         )
@@ -48,7 +48,7 @@ def serve_workers(
         return process
 
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
-    processes = [start(i) for i in range(workers)]
+    processes = [start(i) for i in range(options.workers)]
     try:
         while not stop.wait(1.0):
             for index, process in enumerate(processes):
@@ -78,12 +78,12 @@ def serve_workers(
             signal.signal(sig, handler)
 
 
-def _check_port_free(port: int) -> None:
+def _check_port_free(host: str, port: int) -> None:
     """Fail now, not in every worker, when another program holds the port."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("0.0.0.0", port))
+        probe.bind((host, port))
     except OSError as exc:
         from novamind_core.domain.errors import ConfigurationError
 
@@ -92,8 +92,8 @@ def _check_port_free(port: int) -> None:
         probe.close()
 
 
-def _listen(port: int) -> socket.socket:
-    return socket.create_server(("0.0.0.0", port), backlog=2048, reuse_port=True)
+def _listen(host: str, port: int) -> socket.socket:
+    return socket.create_server((host, port), backlog=2048, reuse_port=True)
 
 
 def _mark_dead(pid: int) -> None:
@@ -102,10 +102,10 @@ def _mark_dead(pid: int) -> None:
     multiprocess.mark_process_dead(pid)
 
 
-def _worker(settings, port, poll_seconds, max_body_bytes, models) -> None:
+def _worker(settings, options) -> None:
     from novamind_core.infrastructure.observability.logging import configure_logging
     from serving.server import serve
 
     configure_logging(settings.log_level, settings.service_name)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which stops us
-    serve(settings, port, poll_seconds, max_body_bytes, sockets=[_listen(port)], models=models)
+    serve(settings, options, sockets=[_listen(options.host, options.port)])

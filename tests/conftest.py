@@ -16,6 +16,7 @@ from novamind_core.infrastructure.settings import get_settings
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
 
 TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+AUDIT_KEY = base64.urlsafe_b64encode(b"a" * 32).decode()  # the audit trail's own key
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +50,7 @@ def env(tmp_path, monkeypatch) -> Path:
             monkeypatch.delenv(name)
     monkeypatch.setenv("NOVAMIND_DATA_DIR", str(data_dir))
     monkeypatch.setenv("NOVAMIND_ENCRYPTION_KEY", TEST_KEY)
+    monkeypatch.setenv("NOVAMIND_AUDIT_KEY", AUDIT_KEY)
     get_settings.cache_clear()
     yield data_dir
     get_settings.cache_clear()

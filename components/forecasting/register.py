@@ -15,6 +15,7 @@ def register(
     dataset_version: str,
     dataset_fingerprint: str,
     parent_run_id: str,
+    launched_by: str,
 ) -> str:
     from novamind_core.families.forecasting.registration import register_step
     from novamind_core.infrastructure.kfp.step_runner import finish_pipeline
@@ -29,4 +30,5 @@ def register(
         dataset_version=dataset_version,
         dataset_fingerprint=dataset_fingerprint,
         parent_run_id=parent_run_id,
+        launched_by=launched_by,
     )

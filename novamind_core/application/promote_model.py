@@ -1,17 +1,28 @@
-"""Use cases: reviewers approve, reject and roll back model promotions.
+"""Use cases: reviewers approve, reject, reopen and roll back model promotions.
 
-Nothing reaches clients without an approval: the ``champion`` alias moves only here.
-Every decision is written as tags on the version and as an audit entry.
+Nothing reaches clients without an approval: the ``champion`` alias moves only here, and
+only after the reviewer's signed approval of the version's exact artifacts is on the
+version (servers load nothing else). The reviewer must not be the one who launched the
+version's training (an explicit, audited self-approval serves a one-person setup), and a
+rejected version needs a new review before it can be approved. Every decision is written
+as tags on the version and as an audit entry.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
-from novamind_core.domain.errors import NotFoundError, ValidationError
+from novamind_core.domain.errors import AuthorizationError, NotFoundError, ValidationError
 from novamind_core.domain.model_registry import CHALLENGER, CHAMPION, ModelRegistry
 from novamind_core.domain.ports import AuditTrail
 from novamind_core.domain.security import Principal, Role
+
+
+class ApprovalSigner(Protocol):
+    """Signs an approval of a version's exact artifacts, with the reviewers' key."""
+
+    def sign(self, name: str, version: str, reviewer: str, override: bool) -> None: ...
 
 
 def _decision_tags(decision: str, reviewer: str, note: str, **extra: str) -> dict[str, str]:
@@ -33,10 +44,25 @@ def approve(
     note: str = "",
     override: bool = False,
     reason: str = "",
+    *,
+    approvals: ApprovalSigner,
+    self_approval: str = "",
 ) -> str | None:
     """Make ``version`` the champion; return the version it replaces (or None)."""
     principal.require(Role.REVIEWER)
     candidate = registry.get(name, version)
+    if candidate.tags.get("decision") == "rejected":
+        raise ValidationError(
+            f"{name} version {version} was rejected by "
+            f"{candidate.tags.get('decision.reviewer', 'a reviewer')}: it needs a new review "
+            "before it can be approved (`novamind models reopen`)"
+        )
+    trained_by = candidate.tags.get("trained_by", "")
+    if trained_by and trained_by == principal.subject and not self_approval.strip():
+        raise AuthorizationError(
+            f"{principal.subject} launched the training of {name} version {version}: another "
+            "reviewer must approve it (in a one-person setup: --self-approval REASON, audited)"
+        )
     if not candidate.gates_passed:
         if not override:
             raise ValidationError(
@@ -48,6 +74,7 @@ def approve(
     current = registry.alias(name, CHAMPION)
     if current is not None and current.version == version:
         raise ValidationError(f"{name} version {version} is already the champion")
+    approvals.sign(name, version, principal.subject, override)  # before the alias moves
     registry.set_tags(
         name,
         version,
@@ -58,6 +85,7 @@ def approve(
             override=str(override).lower(),
             reason=reason,
             previous_champion=current.version if current else "",
+            self_approval=self_approval if trained_by == principal.subject else "",
         ),
     )
     registry.set_alias(name, CHAMPION, version)
@@ -70,6 +98,8 @@ def approve(
         reviewer=principal.subject,
         override=override,
         previous_champion=current.version if current else None,
+        trained_by=trained_by or None,
+        self_approval=self_approval if trained_by == principal.subject else None,
     )
     return current.version if current else None
 
@@ -95,6 +125,25 @@ def reject(
     if challenger is not None and challenger.version == version:
         registry.delete_alias(name, CHALLENGER)
     audit.record("promotion_rejected", f"{name}/{version}", reviewer=principal.subject)
+
+
+def reopen(
+    registry: ModelRegistry,
+    audit: AuditTrail,
+    principal: Principal,
+    name: str,
+    version: str,
+    note: str,
+) -> None:
+    """A new review of a rejected version: it may be approved again."""
+    principal.require(Role.REVIEWER)
+    candidate = registry.get(name, version)
+    if candidate.tags.get("decision") != "rejected":
+        raise ValidationError(f"{name} version {version} is not rejected; nothing to reopen")
+    if not note.strip():
+        raise ValidationError("reopening a rejected version needs a --note that says why")
+    registry.set_tags(name, version, _decision_tags("reopened", principal.subject, note))
+    audit.record("promotion_reopened", f"{name}/{version}", reviewer=principal.subject)
 
 
 def rollback(

@@ -32,8 +32,9 @@ class ReviewContent(Protocol):
 
     charts_title: str
 
-    def summary_rows(self, candidate: dict, champion: dict | None) -> list[tuple[str, str, str]]:
-        ...
+    def summary_rows(
+        self, candidate: dict, champion: dict | None
+    ) -> list[tuple[str, str, str]]: ...
 
     def tables(self, candidate: dict, champion: dict | None) -> list[ReviewTable]: ...
 

@@ -24,32 +24,63 @@ app = typer.Typer(
 @handles_errors
 def keygen(
     env_file: Path = typer.Option(
-        None, help="Append the keys this file does not set yet (encryption key, JWT secret)."
+        None, help="Append the settings this file does not set yet (data keys, public keys)."
+    ),
+    secrets_dir: Path = typer.Option(
+        Path(".secrets"),
+        help="Where the private signing keys go (token issuer, reviewer), never the env file.",
     ),
 ) -> None:
-    """Create a random 32-byte store key (and, with --env-file, a JWT signing secret)."""
+    """Create development keys.
+
+    Without --env-file: print a random 32-byte store key. With it: the store key, the
+    audit key and a service API key into the env file that pipelines and servers read;
+    the token and approval signing keys (Ed25519) as files in --secrets-dir, readable by
+    their owner only — only their public halves go into the env file."""
     import base64
     import os
 
-    keys = {
-        "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "NOVAMIND_JWT_SECRET": base64.urlsafe_b64encode(os.urandom(48)).decode(),
-    }
+    from novamind_core.infrastructure.security.signing_keys import write_private_key
+
+    def random_key() -> str:
+        return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
     if env_file is None:
-        console.print(keys["NOVAMIND_ENCRYPTION_KEY"])
+        console.print(random_key())
         return
     present = set()
     if env_file.exists():
         present = {line.split("=", 1)[0] for line in env_file.read_text().splitlines()}
-    missing = {k: v for k, v in keys.items() if k not in present}
-    if not missing:
-        console.print(f"{env_file} already sets {', '.join(keys)}; left unchanged")
-        return
-    with env_file.open("a", encoding="utf-8") as handle:
-        for name, value in missing.items():
-            handle.write(f"{name}={value}\n")
-    env_file.chmod(0o600)
-    console.print(f"wrote {', '.join(missing)} to {env_file} (development keys: keep them secret)")
+    token_pem, approval_pem = (
+        secrets_dir / "token-signing.pem",
+        secrets_dir / "approval-signing.pem",
+    )
+    wanted = {
+        "NOVAMIND_ENCRYPTION_KEY": random_key,
+        "NOVAMIND_AUDIT_KEY": random_key,
+        "NOVAMIND_API_KEY": lambda: base64.urlsafe_b64encode(os.urandom(36)).decode(),
+        "NOVAMIND_JWT_PUBLIC_KEY": lambda: write_private_key(token_pem),
+        "NOVAMIND_APPROVAL_PUBLIC_KEY": lambda: write_private_key(approval_pem),
+    }
+    missing = {name: make() for name, make in wanted.items() if name not in present}
+    if missing:
+        with env_file.open("a", encoding="utf-8") as handle:
+            for name, value in missing.items():
+                handle.write(f"{name}={value}\n")
+        env_file.chmod(0o600)
+        console.print(
+            f"wrote {', '.join(missing)} to {env_file} (development keys: keep them secret)"
+        )
+    else:
+        console.print(f"{env_file} already sets {', '.join(wanted)}; left unchanged")
+    for pem, setting in (
+        (token_pem, "NOVAMIND_JWT_SIGNING_KEY_FILE"),
+        (approval_pem, "NOVAMIND_APPROVAL_SIGNING_KEY_FILE"),
+    ):
+        if pem.exists():
+            console.print(
+                f"private key {pem}: give it as {setting} where tokens or approvals are signed"
+            )
 
 
 @app.command()

@@ -24,6 +24,7 @@ def list_models(
     from novamind_core.infrastructure import composition
 
     registry = composition.model_registry()
+    approvals = _approval_checker()
     names = [name] if name else registry.names()
     if not names:
         raise NotFoundError(
@@ -41,7 +42,7 @@ def list_models(
             metrics = json.loads(v.tags.get("metrics", "{}"))
             table.add_row(
                 v.version,
-                ", ".join(v.aliases) or "-",
+                _aliases(v, approvals),
                 v.tags.get("dataset_version", "-"),
                 "passed" if not v.failed_gates else "failed: " + ", ".join(v.failed_gates),
                 *(c.render(metrics) for c in columns),
@@ -49,16 +50,43 @@ def list_models(
         console.print(table)
 
 
+def _approval_checker():
+    """The approval verifier, or None when NOVAMIND_APPROVAL_PUBLIC_KEY is not set."""
+    from novamind_core.domain.errors import ConfigurationError
+    from novamind_core.infrastructure import composition
+
+    try:
+        return composition.approvals()
+    except ConfigurationError:
+        return None
+
+
+def _aliases(version, approvals) -> str:
+    """The version's aliases; a champion without a verified approval says so."""
+    from novamind_core.domain.model_registry import CHAMPION
+    from novamind_core.infrastructure.registry.approvals import UnapprovedVersion
+
+    shown = []
+    for alias in version.aliases:
+        if alias == CHAMPION and approvals is None:
+            alias += " (approval not checked: no NOVAMIND_APPROVAL_PUBLIC_KEY)"
+        elif alias == CHAMPION:
+            try:
+                approvals.verified_record(version.name, version.version, version.tags)
+            except UnapprovedVersion as exc:
+                alias += f" [red](UNAPPROVED: {exc.reason}; not served)[/]"
+        shown.append(alias)
+    return ", ".join(shown) or "-"
+
+
 def _principal(token: str | None):
     """The caller, from --token or NOVAMIND_TOKEN (see `novamind token`)."""
     import os
 
     from novamind_core.infrastructure import composition
-    from novamind_core.infrastructure.security.tokens import TokenService
+    from novamind_core.infrastructure.security.tokens import token_service
 
-    settings = composition.settings()
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-    return TokenService(secret, settings.jwt_algorithm).verify(
+    return token_service(composition.settings()).verify(
         token or os.environ.get("NOVAMIND_TOKEN", "")
     )
 
@@ -94,11 +122,21 @@ def approve(
     note: str = typer.Option("", help="Why, for the record."),
     override: bool = typer.Option(False, help="Approve although a gate failed."),
     reason: str = typer.Option("", help="Required with --override."),
+    self_approval: str = typer.Option(
+        "",
+        "--self-approval",
+        help="Why you approve a version whose training you launched (one-person setups; audited).",
+    ),
     token: str = TOKEN,
 ) -> None:
-    """Approve a version: it becomes the champion that clients get."""
+    """Approve a version: it becomes the champion that clients get.
+
+    Signs an approval of the version's exact files with the reviewers' key
+    (NOVAMIND_APPROVAL_SIGNING_KEY_FILE); servers load only versions whose approval
+    verifies."""
     from novamind_core.application.promote_model import approve as approve_version
     from novamind_core.domain.model_registry import CHALLENGER
+    from novamind_core.infrastructure import composition
 
     registry, audit = _workflow()
     if version == CHALLENGER:
@@ -109,8 +147,18 @@ def approve(
                 "with `novamind models list` and approve one by number"
             )
         version = challenger.version
+    principal = _reviewer(token, reviewer)
     previous = approve_version(
-        registry, audit, _reviewer(token, reviewer), name, version, note, override, reason
+        registry,
+        audit,
+        principal,
+        name,
+        version,
+        note,
+        override,
+        reason,
+        approvals=composition.approvals(signing=True),
+        self_approval=self_approval,
     )
     console.print(
         f"[green]{name} version {version} is now the champion[/]"
@@ -133,6 +181,23 @@ def reject(
     registry, audit = _workflow()
     reject_version(registry, audit, _reviewer(token, reviewer), name, version, note)
     console.print(f"{name} version {version} rejected")
+
+
+@app.command()
+@handles_errors
+def reopen(
+    name: str = typer.Argument(..., help="Registered model name."),
+    version: str = typer.Option(..., help="The rejected version to review again."),
+    reviewer: str = typer.Option(..., help="Who decides (must match the token's subject)."),
+    note: str = typer.Option(..., help="Why it deserves a new review."),
+    token: str = TOKEN,
+) -> None:
+    """Open a new review of a rejected version (only then can it be approved)."""
+    from novamind_core.application.promote_model import reopen as reopen_version
+
+    registry, audit = _workflow()
+    reopen_version(registry, audit, _reviewer(token, reviewer), name, version, note)
+    console.print(f"{name} version {version} reopened for review")
 
 
 @app.command()

@@ -21,6 +21,14 @@ app = typer.Typer(help="Run, compile and submit the pipelines.", no_args_is_help
 PARAM = typer.Option([], "--param", "-p", help="key=value, repeatable.")
 
 
+def _who() -> str:
+    """Who launches a run: NOVAMIND_ACTOR, else the user running the command."""
+    import getpass
+    import os
+
+    return os.environ.get("NOVAMIND_ACTOR") or getpass.getuser()
+
+
 def _checked(name: str, pairs: list[str]):
     """The pipeline's registry entry and its parameters, checked before any step runs."""
     from novamind_core.families import pipeline
@@ -104,13 +112,14 @@ def run(
     else:
         version = "-"
     params["run_tag"] = uuid.uuid4().hex
+    if "launched_by" in entry.defaults():
+        params["launched_by"] = _who()
     settings = composition.settings()
     root = (settings.data_dir / "kfp").resolve()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = (settings.data_dir / "logs" / "pipelines" / f"{stamp}-{name}").resolve()
-    given = ", ".join(
-        f"{k}={v}" for k, v in params.items() if k not in ("run_tag", "dataset_version")
-    )
+    hidden = ("run_tag", "dataset_version", "launched_by")
+    given = ", ".join(f"{k}={v}" for k, v in params.items() if k not in hidden)
     console.print(
         f"running [bold]{name}[/] on dataset {version}" + (f" ({given})" if given else "")
     )
@@ -192,6 +201,8 @@ def submit(
 
     entry, params = _checked(name, param)
     params.setdefault("run_tag", uuid.uuid4().hex)
+    if "launched_by" in entry.defaults():
+        params["launched_by"] = _who()
     where = host or "the in-cluster endpoint"
     try:
         client = kfp.Client(host=host or None)

@@ -29,10 +29,19 @@ def dataset_store(config: Settings | None = None):
 
 
 def audit_trail(actor: str | None = None, config: Settings | None = None):
-    """The hash-chained audit trail; ``actor`` names a service (default: the user)."""
-    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
+    """The keyed audit trail with its checkpoint store; ``actor`` names a service
+    (default: the user)."""
+    from novamind_core.infrastructure.observability.audit_checkpoints import SqlCheckpoints
+    from novamind_core.infrastructure.observability.audit_trail import KeyedAuditTrail
 
-    return HashChainAuditTrail((config or settings()).audit_log_path, actor=actor)
+    config = config or settings()
+    return KeyedAuditTrail(
+        config.audit_log_path,
+        config.require_audit_key(),
+        SqlCheckpoints(config.checkpoint_url),
+        trail=f"{config.service_name}:{config.audit_log_path.resolve()}",
+        actor=actor,
+    )
 
 
 def model_registry():
@@ -50,3 +59,28 @@ def payload_log(model: str, flush_rows: int = 5000, config: Settings | None = No
     if config.encryption_key is None:
         return None
     return PayloadLog(config.data_dir, model, config.require_encryption_key(), flush_rows)
+
+
+def approvals(config: Settings | None = None, signing: bool = False):
+    """Approval records: verified with the reviewers' public key; ``signing``: also signed
+    with their private key (a reviewer's machine only)."""
+    from novamind_core.domain.errors import ConfigurationError
+    from novamind_core.infrastructure.registry.approvals import MlflowApprovals
+    from novamind_core.infrastructure.security.signing_keys import (
+        read_private_key,
+        read_public_key,
+    )
+
+    config = config or settings()
+    if not config.approval_public_key:
+        raise ConfigurationError(
+            "NOVAMIND_APPROVAL_PUBLIC_KEY is not set: only versions with a verified approval "
+            "are served (create the reviewers' key pair with `novamind data keygen`)"
+        )
+    public = read_public_key(config.approval_public_key, "NOVAMIND_APPROVAL_PUBLIC_KEY")
+    private = None
+    if signing and config.approval_signing_key_file is not None:
+        private = read_private_key(
+            config.approval_signing_key_file, "NOVAMIND_APPROVAL_SIGNING_KEY_FILE"
+        )
+    return MlflowApprovals(public_key=public, signing_key=private)

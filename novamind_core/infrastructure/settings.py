@@ -19,9 +19,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from novamind_core.domain.errors import ConfigurationError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
+JwtAlgorithm = Literal["EdDSA", "RS256", "ES256", "HS256", "HS384", "HS512"]
 
 ENV_PREFIX = "NOVAMIND_"
+MIN_API_KEY_CHARS = 32
 
 
 def default_tracking_uri() -> str:
@@ -53,11 +54,28 @@ class Settings(BaseSettings):
     correlation_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     cache_ttl: int = Field(default=3600, ge=0)
 
-    # Security configuration.
+    # Security configuration. People's tokens: EdDSA by default, verified with the public
+    # key (or an identity provider's JWKS), minted only where the signing key file is;
+    # HS* algorithms verify and sign with NOVAMIND_JWT_SECRET.
     jwt_secret: SecretStr | None = None
-    jwt_algorithm: JwtAlgorithm = "HS256"
+    jwt_algorithm: JwtAlgorithm = "EdDSA"
+    jwt_public_key: str | None = None
+    jwt_signing_key_file: Path | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str = "novamind"
+    jwt_audience: str = "novamind-api"
+    token_max_ttl_minutes: int = Field(default=720, ge=1, le=7 * 24 * 60)
+    # Approvals of model versions: signed by reviewers (the signing key file, on their
+    # machines only), verified by every server (the public key).
+    approval_public_key: str | None = None
+    approval_signing_key_file: Path | None = None
     api_key: SecretStr | None = None
     encryption_key: SecretStr | None = None
+    # The audit trail's HMAC key, separate from the store's; its signed checkpoints go to
+    # this database (default: a SQLite file beside the MLflow store; PostgreSQL in
+    # production, e.g. postgresql+psycopg2://user@host/db).
+    audit_key: SecretStr | None = None
+    audit_checkpoint_url: str | None = None
 
     # Drift monitoring: a webhook that receives drift alerts; the policy file (default:
     # feature_specs/drift_policy.yaml).
@@ -73,12 +91,26 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "NOVAMIND_MLFLOW_TRACKING_URI"),
     )
 
-    @field_validator("log_level", "jwt_algorithm", mode="before")
+    @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("encryption_key")
+    @field_validator("jwt_algorithm", mode="before")
+    @classmethod
+    def _algorithm(cls, value: object) -> object:
+        if isinstance(value, str) and value.lower() == "eddsa":
+            return "EdDSA"
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_API_KEY_CHARS:
+            raise ValueError(f"must be at least {MIN_API_KEY_CHARS} characters long")
+        return value
+
+    @field_validator("encryption_key", "audit_key")
     @classmethod
     def _key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -92,6 +124,27 @@ class Settings(BaseSettings):
     @property
     def audit_log_path(self) -> Path:
         return self.data_dir / "audit" / "audit.jsonl"
+
+    @property
+    def checkpoint_url(self) -> str:
+        """Where the audit trail's checkpoints go: the configured database, else a SQLite
+        file beside a SQLite MLflow store, else one beside the data directory."""
+        if self.audit_checkpoint_url:
+            return self.audit_checkpoint_url
+        if self.mlflow_tracking_uri.startswith("sqlite:///"):
+            folder = Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent
+        else:
+            folder = self.data_dir.resolve().parent
+        return f"sqlite:///{(folder / 'audit-checkpoints.db').as_posix()}"
+
+    def require_audit_key(self) -> bytes:
+        """The 32-byte audit key, or a clear error when it is not configured."""
+        if self.audit_key is None:
+            raise ConfigurationError(
+                "NOVAMIND_AUDIT_KEY is not set: the audit trail needs its own 32-byte key "
+                "(base64). Create one with `novamind data keygen --env-file .env`."
+            )
+        return decode_key(self.audit_key.get_secret_value())
 
     def require_encryption_key(self) -> bytes:
         """The 32-byte master key, or a clear error when it is not configured."""

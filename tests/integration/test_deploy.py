@@ -63,7 +63,14 @@ def test_rendered_inference_service_is_valid_and_pins_the_champion(champion, tmp
     assert container["image"] == "registry.local/novamind:1"
     env = {e["name"]: e for e in container["env"]}
     assert env["NOVAMIND_MODEL_URI"]["value"] == "models:/symptom-forecaster/1"
-    assert env["NOVAMIND_JWT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "ml-secrets"
+    assert env["NOVAMIND_ENCRYPTION_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "ml-secrets"
+    assert env["NOVAMIND_AUDIT_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "audit_key"
+    # verifiers get only public keys: no token or approval signing secret in the pod
+    assert "NOVAMIND_JWT_SECRET" not in env
+    assert (
+        env["NOVAMIND_APPROVAL_PUBLIC_KEY"]["valueFrom"]["configMapKeyRef"]["name"] == "ml-config"
+    )
+    assert container["args"][:5] == ["serve", "--model", "symptom-forecaster", "--host", "0.0.0.0"]
     assert container["resources"] == {
         "limits": {"cpu": "2", "memory": "4Gi"},
         "requests": {"cpu": "1", "memory": "2Gi"},

@@ -31,6 +31,7 @@ from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
 from novamind_core.infrastructure.settings import get_settings
 from novamind_core.infrastructure.store.pseudonymizer import HmacPseudonymizer
 from novamind_core.infrastructure.synthetic.cohort import CohortConfig, generate
+from tests.support.approvals import approval_keys, sign_approval
 from tests.support.fakes import FakeReferences, FakeRegistry
 from tests.support.tiny_forecaster import train_tiny_bundle
 
@@ -159,7 +160,7 @@ def registry(env, tmp_path, monkeypatch, reference, webhook):
         with mlflow.start_run() as run:
             mlflow.log_dict(EVALUATION, "evaluation.json")
             if version == "1":  # version 2 was registered without a reference
-                write_reference(reference, tmp_path / "ref", KEY)
+                write_reference(reference, tmp_path / "ref", KEY, NAME, "1")
                 mlflow.log_artifacts(str(tmp_path / "ref"), "drift_reference")
         client.create_model_version(NAME, f"runs:/{run.info.run_id}/model", run.info.run_id)
     client.set_registered_model_alias(NAME, "champion", "1")
@@ -363,11 +364,13 @@ def test_replay_fills_the_payload_log_that_the_check_reads(
     from mlflow.tracking import MlflowClient
 
     from novamind_core.families.forecasting.registration import register_forecaster
-    from novamind_core.infrastructure.observability.audit_trail import HashChainAuditTrail
+    from novamind_core.infrastructure import composition
     from novamind_core.infrastructure.raw_tables import write_tables
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("NOVAMIND_JWT_SECRET", "j" * 48)
+    monkeypatch.setenv("NOVAMIND_API_KEY", "replay-test-api-key-" + "x" * 20)
+    public, pem = approval_keys(tmp_path / "reviewer")
+    monkeypatch.setenv("NOVAMIND_APPROVAL_PUBLIC_KEY", public)
     get_settings.cache_clear()
     cohort = generate(CohortConfig(patients=6, days=60, seed=8))
     write_tables(cohort.tables, tmp_path / "raw")
@@ -382,6 +385,7 @@ def test_replay_fills_the_payload_log_that_the_check_reads(
         "",
         reference_dir=tmp_path / "reference",
     )
+    sign_approval(pem, NAME, registered["version"])
     MlflowClient().set_registered_model_alias(NAME, "champion", registered["version"])
 
     result = CliRunner().invoke(app, ["monitor", "replay", "--patients", "4"])
@@ -393,7 +397,7 @@ def test_replay_fills_the_payload_log_that_the_check_reads(
     assert logged["patient_key"].str.match(r"^p_[0-9a-f]{24}$").all()
     predictions = [
         e
-        for e in HashChainAuditTrail(env / "audit" / "audit.jsonl").entries()
+        for e in composition.audit_trail().entries()
         if e["action"] == "predict"
     ]
     assert len(predictions) == 4

@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 
-from tests.conftest import TEST_KEY
+from tests.conftest import AUDIT_KEY, TEST_KEY
 
 
 def run(args, cwd, env):
@@ -24,7 +24,11 @@ def run(args, cwd, env):
 
 def test_no_raw_identifier_in_logs_reports_or_audit(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMIND_")}
-    env |= {"NOVAMIND_ENCRYPTION_KEY": TEST_KEY, "NOVAMIND_DATA_DIR": str(tmp_path / "data")}
+    env |= {
+        "NOVAMIND_ENCRYPTION_KEY": TEST_KEY,
+        "NOVAMIND_AUDIT_KEY": AUDIT_KEY,
+        "NOVAMIND_DATA_DIR": str(tmp_path / "data"),
+    }
     raw = tmp_path / "raw"
     outputs = []
     for args in (

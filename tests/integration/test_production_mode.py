@@ -17,6 +17,7 @@ import pytest
 from novamind_core.domain.security import Role
 from novamind_core.infrastructure.security.tokens import TokenService
 from tests.integration.test_optuna_postgres import postgres_database  # noqa: F401 - fixture
+from tests.support.approvals import approval_keys
 from tests.support.tiny_forecaster import train_tiny_bundle
 
 pytestmark = pytest.mark.postgres
@@ -81,12 +82,16 @@ def test_register_review_approve_serve_on_postgres(tracking_server, tmp_path, mo
     from novamind_core.families.forecasting.registration import register_forecaster
     from novamind_core.infrastructure.settings import get_settings
 
+    public, pem = approval_keys(tmp_path / "reviewer")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMIND_")}
     env |= {
         "MLFLOW_TRACKING_URI": tracking_server,
         "NOVAMIND_JWT_SECRET": SECRET,
+        "NOVAMIND_JWT_ALGORITHM": "HS256",
+        "NOVAMIND_APPROVAL_PUBLIC_KEY": public,
         "NOVAMIND_DATA_DIR": str(tmp_path / "data"),
         "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(KEY).decode(),
+        "NOVAMIND_AUDIT_KEY": base64.urlsafe_b64encode(b"a" * 32).decode(),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -124,7 +129,7 @@ def test_register_review_approve_serve_on_postgres(tracking_server, tmp_path, mo
             "--reviewer",
             "alice",
         ],
-        env=env | {"NOVAMIND_TOKEN": token},
+        env=env | {"NOVAMIND_TOKEN": token, "NOVAMIND_APPROVAL_SIGNING_KEY_FILE": str(pem)},
         capture_output=True,
         text=True,
         timeout=120,

@@ -30,7 +30,16 @@ def registry(env, tmp_path, monkeypatch):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("NOVAMIND_JWT_SECRET", "j" * 48)
+    # the default key set: the data keys and public keys in .env, the token issuer's and
+    # the reviewers' signing keys as files of their own
+    keys = CliRunner().invoke(
+        app, ["data", "keygen", "--env-file", ".env", "--secrets-dir", str(tmp_path / "keys")]
+    )
+    assert keys.exit_code == 0, keys.output
+    monkeypatch.setenv("NOVAMIND_JWT_SIGNING_KEY_FILE", str(tmp_path / "keys/token-signing.pem"))
+    monkeypatch.setenv(
+        "NOVAMIND_APPROVAL_SIGNING_KEY_FILE", str(tmp_path / "keys/approval-signing.pem")
+    )
     get_settings.cache_clear()
     from novamind_core.infrastructure.registry.tracking import configure
 
@@ -41,6 +50,7 @@ def registry(env, tmp_path, monkeypatch):
         with mlflow.start_run() as run:
             mlflow.log_dict(EVALUATION, "evaluation.json")
             mlflow.log_text("not really a png", "fan_charts/fan_chart_1.png")
+            mlflow.log_text(f"weights of version {version}", "model/weights.txt")
         client.create_model_version(
             "symptom-forecaster", f"runs:/{run.info.run_id}/model", run.info.run_id
         )
@@ -193,3 +203,91 @@ def test_models_list_shows_versions_with_the_family_figures_readable_in_a_log(re
     (two,) = [line for line in out.splitlines() if line.strip("│ ").startswith("2 ")]
     assert "passed" in one
     assert "challenger" in two and "failed: interval_coverage_within_5_points" in two
+
+
+def approve(version: str, reviewer: str = "alice", *extra: str, token: str | None = None):
+    return invoke(
+        "models",
+        "approve",
+        "symptom-forecaster",
+        "--version",
+        version,
+        "--reviewer",
+        reviewer,
+        *extra,
+        token=token or mint("reviewer", subject=reviewer),
+    )
+
+
+def test_an_approval_is_signed_and_bound_to_the_version_files(registry, env):
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.registry.approvals import UnapprovedVersion
+
+    assert approve("1").exit_code == 0
+    version = registry.get_model_version("symptom-forecaster", "1")
+    record = json.loads(version.tags["approval"])
+    assert record["reviewer"] == "alice" and len(record["digest"]) == 64
+    approvals = composition.approvals()
+    assert approvals.verified_record("symptom-forecaster", "1", version.tags) == record
+    forged = dict(version.tags) | {"approval": version.tags["approval"].replace('"1"', '"2"')}
+    with pytest.raises(UnapprovedVersion, match="signature does not verify"):
+        approvals.verified_record("symptom-forecaster", "1", forged)
+
+
+def test_no_one_approves_their_own_training_run_without_saying_so(registry, env):
+    registry.set_model_version_tag("symptom-forecaster", "1", "trained_by", "alice")
+    refused = approve("1")
+    assert refused.exit_code == 7 and "another reviewer must approve it" in refused.output
+    assert "champion" not in registry.get_registered_model("symptom-forecaster").aliases
+    assert approve("1", "bob").exit_code == 0  # someone else may
+    registry.set_model_version_tag("symptom-forecaster", "2", "trained_by", "alice")
+    alone = approve(
+        "2", "alice", "--override", "--reason", "x", "--self-approval", "one-person lab"
+    )
+    assert alone.exit_code == 0, alone.output
+    tags = registry.get_model_version("symptom-forecaster", "2").tags
+    assert tags["decision.self_approval"] == "one-person lab"
+    entries = [
+        json.loads(line) for line in (env / "audit" / "audit.jsonl").read_text().splitlines()
+    ]
+    assert entries[-1]["details"]["self_approval"] == "one-person lab"
+
+
+def test_a_rejected_version_needs_a_new_review_before_approval(registry, env):
+    bob = mint("reviewer", subject="bob")
+    rejected = invoke(
+        "models",
+        "reject",
+        "symptom-forecaster",
+        "--version",
+        "1",
+        "--reviewer",
+        "bob",
+        "--note",
+        "too wide intervals",
+        token=bob,
+    )
+    assert rejected.exit_code == 0, rejected.output
+    again = approve("1")
+    assert again.exit_code == 1 and "was rejected by bob" in again.output
+    reopened = invoke(
+        "models",
+        "reopen",
+        "symptom-forecaster",
+        "--version",
+        "1",
+        "--reviewer",
+        "alice",
+        "--note",
+        "intervals recalibrated",
+        token=mint("reviewer"),
+    )
+    assert reopened.exit_code == 0, reopened.output
+    assert approve("1").exit_code == 0
+
+
+def test_a_token_for_longer_than_allowed_is_a_clear_error(registry, env):
+    result = invoke(
+        "token", "--role", "reviewer", "--subject", "alice", "--ttl-minutes", "99999999999"
+    )
+    assert result.exit_code == 1 and "over the limit" in result.output

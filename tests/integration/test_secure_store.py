@@ -109,3 +109,33 @@ def test_csv_and_parquet_of_the_same_cohort_store_the_same_content(env, tmp_path
     second = ingest(tmp_path / "as_parquet")
     assert second.exit_code == 0, second.output
     assert "already stored as v0001" in second.output
+
+
+def test_a_killed_ingest_leaves_nothing_that_lasts(raw_dir, env):
+    """A writer killed mid-version leaves a hidden folder of encrypted tables and no
+    manifest; the next write removes it (its process is gone)."""
+    import subprocess
+    import sys
+
+    settings = get_settings()
+    versions = settings.store_dir / "versions"
+    versions.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    abandoned = versions / f".v0001-{dead}-x1y2z3"
+    abandoned.mkdir()
+    (abandoned / "patients.parquet.enc").write_bytes(b"half written")
+    assert ingest(raw_dir).exit_code == 0
+    assert not abandoned.exists()
+    assert [p.name for p in versions.iterdir()] == ["v0001"]
+
+
+def test_a_version_whose_files_are_missing_is_never_offered(raw_dir, env):
+    assert ingest(raw_dir).exit_code == 0
+    settings = get_settings()
+    store = EncryptedDatasetStore(settings.store_dir, settings.require_encryption_key())
+    (settings.store_dir / "versions" / "v0001" / "biometrics.parquet.enc").unlink()
+    assert store.versions() == []
+    listed = CliRunner().invoke(app, ["data", "versions"])
+    assert listed.exit_code == 2 and "holds no dataset yet" in listed.output

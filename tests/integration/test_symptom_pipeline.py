@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import subprocess
 import sys
@@ -77,11 +78,27 @@ def test_pipeline_trains_evaluates_and_registers(mlflow_env, tmp_path):
     assert "executor_input" in log.read_text()  # the whole runner output is kept
     assert {p.stem for p in log.parent.glob("*.log")} == {"pipeline", *STEPS}
 
+    # no clear-text patient data among the run's intermediates: no readable Parquet, no
+    # pseudonym in any file, every file readable by its owner only
+    from novamind_core.infrastructure.store.dataset_store import EncryptedDatasetStore
+
+    store = EncryptedDatasetStore(get_settings().store_dir, get_settings().require_encryption_key())
+    pseudonyms = store.read("v0001", "patients")["patient_key"].tolist()
+    scratch = [p for p in (tmp_path / "data" / "kfp").rglob("*") if p.is_file()]
+    assert any(p.name == "grid.parquet.enc" for p in scratch)
+    for path in scratch:
+        blob = path.read_bytes()
+        assert not blob.startswith(b"PAR1"), path
+        assert not any(k.encode() in blob or k[2:].encode() in blob for k in pseudonyms), path
+        if path.suffix == ".enc" or path.name in {"plan", "grid"}:
+            assert path.stat().st_mode & 0o077 == 0, path
+
     client = mlflow_client(mlflow_env)
     (version,) = client.search_model_versions("name='symptom-forecaster'")
     tags = version.tags
     assert tags["dataset_version"] == "v0001" and len(tags["dataset_fingerprint"]) == 64
     assert tags["gate.data_validation_passed"] == "true"
+    assert tags["trained_by"] == getpass.getuser()  # who launched it may not approve it
     gates = [tags[k] for k in tags if k.startswith("gate.")]
     aliases = client.get_registered_model("symptom-forecaster").aliases
     assert ("challenger" in aliases) == all(g == "true" for g in gates)

@@ -79,3 +79,17 @@ class FakeReferences:
         if (name, version) not in self.frames:
             raise NotFoundError(f"{name} version {version} has no drift reference")
         return self.frames[(name, version)]
+
+
+class FakeApprovals:
+    """The ``ApprovalSigner`` port: remembers what was signed, and the alias at the time."""
+
+    def __init__(self, registry: FakeRegistry | None = None):
+        self.registry = registry
+        self.signed: list[tuple[str, str, str, bool]] = []
+        self.champion_when_signed: list[str | None] = []
+
+    def sign(self, name, version, reviewer, override):
+        self.signed.append((name, version, reviewer, override))
+        if self.registry is not None:
+            self.champion_when_signed.append(self.registry.aliases.get(CHAMPION))

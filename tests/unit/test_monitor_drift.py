@@ -691,3 +691,18 @@ def test_summary_of_insufficient_data_prefers_the_note():
 
 def test_no_columns_at_all_is_insufficient_data():
     assert _result([]).status is DriftStatus.INSUFFICIENT_DATA
+
+
+def test_a_drift_reference_is_bound_to_its_model_version():
+    from novamind_core.domain.errors import DataProcessingError
+    from novamind_core.infrastructure.monitoring.drift_reference import (
+        decrypt_reference,
+        encrypt_reference,
+    )
+
+    frame = _frame(20, seed=1)
+    blob = encrypt_reference(frame, b"k" * 32, MODEL, "3")
+    assert decrypt_reference(blob, b"k" * 32, MODEL, "3").equals(frame)
+    for name, version in ((MODEL, "4"), ("other-model", "3"), (None, None)):
+        with pytest.raises(DataProcessingError, match="integrity check failed"):
+            decrypt_reference(blob, b"k" * 32, name, version)

@@ -9,7 +9,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 
 from novamind_core.families.forecasting.serving import SymptomForecasterModel
-from novamind_core.infrastructure.serving.v2_infer import parse
+from novamind_core.infrastructure.serving.routes import parse
 
 KEY = "p_" + "a" * 24
 MODEL = SymptomForecasterModel(loader=lambda current: (None, None))  # no champion needed
@@ -46,9 +46,9 @@ def test_plain_numbers_numpy_numbers_and_null_become_float_columns():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({(3, "mood"): math.nan}, "instances[0].history[3].mood must be finite, got nan"),
-        ({(2, "mood"): math.inf}, "instances[0].history[2].mood must be finite, got inf"),
-        ({(1, "phq9"): 28}, "instances[0].history[1].phq9 must lie in [0, 27], got 28"),
+        ({(3, "mood"): math.nan}, "instances[0].history[3].mood must be finite"),
+        ({(2, "mood"): math.inf}, "instances[0].history[2].mood must be finite"),
+        ({(1, "phq9"): 28}, "instances[0].history[1].phq9 must lie in [0, 27]"),
         ({(4, "steps"): -1}, "instances[0].history[4].steps must lie in"),
         ({(2, "mood"): True}, "instances[0].history[2].mood must be a number"),
         ({(0, "gad7"): "7"}, "instances[0].history[0].gad7 must be a number"),
@@ -80,7 +80,7 @@ def test_tensor_columns_are_checked_whole_and_name_the_first_bad_row():
     out = _checked_columns({"mood": mood, "steps": steps}, "inputs")
     assert out["mood"].tolist() == mood.tolist() and out["steps"].tolist() == steps.tolist()
     assert np.isnan(out["phq9"]).all()  # not sent: missing, not an error
-    with pytest.raises(InvalidInput, match=r"inputs\.history\[2\]\.mood must be finite, got nan"):
+    with pytest.raises(InvalidInput, match=r"inputs\.history\[2\]\.mood must be finite"):
         _checked_columns({"mood": np.array([5.0, 6.0, math.nan, 99.0])}, "inputs")
     with pytest.raises(InvalidInput, match=r"inputs\.history\[1\]\.steps must lie in"):
         mood, steps = np.array([5.0, 6.0, 99.0]), np.array([1, -5, 3.0])
@@ -116,7 +116,7 @@ def test_v2_rows_of_patients_interleaved_become_one_history_each_in_the_order_se
 @pytest.mark.parametrize(
     ("days", "message"),
     [
-        (["2025-03-01", "yesterday"], "inputs.history[1].day is not a date: 'yesterday'"),
+        (["2025-03-01", "yesterday"], "inputs.history[1].day is not a date (YYYY-MM-DD)"),
         (["2025-03-01", "2025-02-30"], "inputs.history[1].day is not a date"),
         (["2025-03-01", "3025-03-01"], "must lie between 1900-01-01 and today"),
     ],
@@ -126,3 +126,26 @@ def test_v2_days_that_are_not_plain_past_dates_are_refused_by_row(days, message)
     with pytest.raises(InvalidInput) as raised:
         _from_v2(request)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("day", "kind"),
+    [(20250301, "number"), (1.5e18, "number"), (True, "boolean"), (["2025-03-01"], "list")],
+)
+def test_a_day_that_is_not_written_as_a_date_is_refused_without_repeating_it(day, kind):
+    history = rows()
+    history[2]["day"] = day
+    with pytest.raises(InvalidInput) as caught:
+        _history_columns(KEY, history, "instances[0]")
+    message = str(caught.value)
+    assert message.startswith("instances[0].history[2].day must be a date written YYYY-MM-DD")
+    assert kind in message and str(day) not in message
+
+
+def test_a_bad_value_is_named_without_repeating_it():
+    with pytest.raises(InvalidInput) as caught:
+        _history_columns(KEY, rows(changes={(1, "steps"): 123456789.0}), "instances[0]")
+    assert "123456789" not in str(caught.value)
+    with pytest.raises(InvalidInput) as caught:
+        _history_columns(KEY, rows(changes={(1, "day"): "Jane Doe"}), "instances[0]")
+    assert "Jane" not in str(caught.value)

@@ -10,7 +10,8 @@ def test_defaults_follow_the_design_document(env):
     assert s.correlation_threshold == 0.3
     assert s.cache_ttl == 3600
     assert s.use_ensemble is True
-    assert s.jwt_algorithm == "HS256"
+    assert s.jwt_algorithm == "EdDSA"  # people's tokens: a key pair, not a shared secret
+    assert s.jwt_audience == "novamind-api" and s.token_max_ttl_minutes == 720
     assert s.mlflow_tracking_uri.startswith("sqlite:///") and s.mlflow_tracking_uri.endswith(
         "mlruns/mlflow.db"
     )
@@ -26,6 +27,8 @@ def test_defaults_follow_the_design_document(env):
         ("NOVAMIND_USE_ENSEMBLE", "perhaps"),
         ("NOVAMIND_CACHE_TTL", "-1"),
         ("NOVAMIND_JWT_ALGORITHM", "none"),
+        ("NOVAMIND_API_KEY", "short-key"),
+        ("NOVAMIND_AUDIT_KEY", "not-32-bytes"),
     ],
 )
 def test_invalid_value_names_the_variable(env, monkeypatch, variable, value):

@@ -6,7 +6,7 @@ import json
 import pytest
 from kserve.errors import InvalidInput
 
-from novamind_core.infrastructure.serving.v2_infer import parse
+from novamind_core.infrastructure.serving.routes import parse
 
 
 def test_a_valid_request_parses_with_its_tensors():

@@ -16,8 +16,8 @@ def daily_history_source(store, audit):
     tables = StoredTables(store, TABLES)
 
     def history(key: str, days: int) -> pd.DataFrame | None:
-        version, frames = tables.current()
-        rows = pd.concat([frame[frame[KEY] == key] for frame in frames.values()])
+        version, frames = tables.rows(key)
+        rows = pd.concat(list(frames.values()))
         if rows.empty:
             return None
         audit.record("read", f"{version}/patient", purpose="serve forecast", patient=key)

@@ -33,6 +33,7 @@ def register_forecaster(
     charts_dir: Path | None = None,
     reference_dir: Path | None = None,
     model_name: str = MODEL_NAME,
+    trained_by: str = "",
 ) -> dict:
     """Log the bundle as an MLflow pyfunc model and register it (see ``register_model``)."""
     from novamind_core.families.forecasting.bundle import ForecasterBundle
@@ -53,7 +54,9 @@ def register_forecaster(
         parent_run_id,
         tags={"target": bundle.spec.target, "horizon": str(bundle.spec.horizon)},
         summary=summary_metrics(evaluation),
-        artifact_dirs={"fan_charts": charts_dir, "drift_reference": reference_dir},  # encrypted
+        artifact_dirs={"fan_charts": charts_dir},
+        trained_by=trained_by,
+        reference_dir=reference_dir,
     )
 
 
@@ -65,8 +68,10 @@ def register_step(
     dataset_version: str,
     dataset_fingerprint: str,
     parent_run_id: str,
+    launched_by: str = "",
 ) -> dict:
-    """The pipeline's last step: register what the earlier steps made."""
+    """The pipeline's last step: register what the earlier steps made, and who launched
+    the run (a reviewer may not approve their own)."""
     data = read_json(evaluation)
     return register_forecaster(
         bundle,
@@ -76,4 +81,5 @@ def register_step(
         parent_run_id,
         charts,
         reference,
+        trained_by=launched_by,
     )

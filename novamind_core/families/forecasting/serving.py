@@ -16,8 +16,10 @@ from novamind_core.domain.drift import PREDICTION
 from novamind_core.families.forecasting.drift import last_observed_on_grid
 from novamind_core.families.forecasting.family import MODEL_NAME
 from novamind_core.families.forecasting.variables import KEY, VARIABLES
-from novamind_core.infrastructure.serving.family_model import FamilyModel
+from novamind_core.infrastructure.serving.family_model import FamilyModel, Stored
 from novamind_core.infrastructure.serving.request_checks import ValueColumns, history
+
+MARGIN_DAYS = 30  # days a history may reach back beyond the model's context
 
 
 class SymptomForecasterModel(FamilyModel):
@@ -49,18 +51,17 @@ class SymptomForecasterModel(FamilyModel):
         ]
 
     # -- requests -> one daily history per patient --------------------------------------------
-    def parse_v1(self, instances: list[tuple[str, str, dict]]) -> list[dict]:
-        parts = [
+    def parse_v1(self, instances: list[tuple[str, str, dict]]) -> list:
+        return [
             self._history_columns(key, instance["history"], where)
             if "history" in instance
-            else self._stored(key, where)
+            else Stored(key, where)
             for where, key, instance in instances
         ]
-        return self.values.merge_patients(parts)
 
-    def parse_v2(self, keys: list[str], columns: dict) -> list[dict]:
+    def parse_v2(self, keys: list[str], columns: dict) -> list:
         if set(columns) == {KEY}:
-            return [self._stored(key, KEY) for key in keys]
+            return [Stored(key, KEY) for key in keys]
         if "day" not in columns:
             raise InvalidInput(
                 "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
@@ -74,15 +75,26 @@ class SymptomForecasterModel(FamilyModel):
             parts.append(history(key, [columns["day"][j] for j in rows], values, "inputs"))
         return parts
 
+    def combine(self, parts: list[dict]) -> list[dict]:
+        return self.values.merge_patients(parts)
+
     def check(self, parts: list[dict]) -> None:
-        """Every patient spans at least the model's context (days ascending)."""
+        """Every patient spans at least the model's context, and at most the context plus
+        ``MARGIN_DAYS`` (the forecast reads only the last context days; a longer span
+        only costs work: two days, 1900 and today, once meant a grid of 46,000 days)."""
         need = self.servable.spec.context_days
+        most = need + MARGIN_DAYS
         for part in parts:
             days = int((part["day"][-1] - part["day"][0]).astype(int)) + 1
             if days < need:
                 raise InvalidInput(
                     f"patient {part['key']} has {days} days of history; "
                     f"the model needs {need} consecutive days"
+                )
+            if days > most:
+                raise InvalidInput(
+                    f"patient {part['key']}'s history spans {days} days; send at most the "
+                    f"last {most} (the model reads the last {need})"
                 )
 
     def _history_columns(self, key: str, rows, where: str) -> dict:
@@ -94,15 +106,17 @@ class SymptomForecasterModel(FamilyModel):
             if not isinstance(row, dict) or "day" not in row:
                 raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
             if not allowed.issuperset(row):
-                unknown = sorted(set(row) - allowed)
-                raise InvalidInput(f"{where}.history[{j}] has unknown fields {unknown}")
+                raise InvalidInput(
+                    f"{where}.history[{j}] has fields this model does not take; "
+                    f"allowed: {sorted(allowed)}"
+                )
         days = [row["day"] for row in rows]
         return history(key, days, self.values.from_rows(rows, where), where)
 
-    def _stored(self, key: str, where: str) -> dict:
-        frame = self.stored_history(key, where, self.servable.spec.context_days)
+    def from_store(self, ref: Stored) -> dict:
+        frame = self.stored_history(ref.key, ref.where, self.servable.spec.context_days)
         return {
-            "key": key,
+            "key": ref.key,
             "day": frame["day"].to_numpy("datetime64[D]"),
             **{
                 c: frame[c].to_numpy(float) if c in frame else np.full(len(frame), np.nan)

@@ -57,7 +57,7 @@ def split(grid: Path, target: str, horizon: int, seed: int, plan: Path) -> dict:
     spec = ForecastSpec.for_run(target, horizon, seed)
     frame, _ = load_grid(grid)
     split_plan = training.split(frame, spec)
-    write_json(plan, split_plan.to_dict())
+    write_json(plan, split_plan.to_dict(), sensitive=True)  # the held-out patients
     prepared = training.prepare(frame, split_plan, spec)
     counts = {f"windows_{k}": len(v) for k, v in prepared.windows.items()}
     counts["held_out_patients"] = len(split_plan.held_out_patients)
@@ -65,7 +65,7 @@ def split(grid: Path, target: str, horizon: int, seed: int, plan: Path) -> dict:
 
 
 def load_plan(plan: Path) -> SplitPlan:
-    data = read_json(plan)
+    data = read_json(plan, sensitive=True)
     return SplitPlan(
         pd.Timestamp(data["validation_start"]),
         pd.Timestamp(data["test_start"]),

@@ -3,11 +3,15 @@
 Each family builds its own (the monitored features and the model's prediction at a
 sample of training examples; no pseudonym, no date); here it is stored AES-GCM encrypted
 with the platform key as an MLflow artifact of the registered version, and read back.
+The encryption is bound to the model and version it describes (its associated data):
+a reference copied onto another version does not decrypt there. Before registration it
+is bound to "unregistered"; registration re-binds it to the new version.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 from pathlib import Path
 
@@ -18,24 +22,45 @@ from novamind_core.infrastructure.store.encryption import FileCipher
 
 ARTIFACT_DIR = "drift_reference"
 ARTIFACT_NAME = "reference.parquet.enc"
-_AAD = "drift_reference"
 
 
-def encrypt_reference(frame: pd.DataFrame, key: bytes) -> bytes:
+def _context(name: str | None, version: str | None) -> str:
+    return f"drift_reference/{name}/{version}" if name else "drift_reference/unregistered"
+
+
+def encrypt_reference(
+    frame: pd.DataFrame, key: bytes, name: str | None = None, version: str | None = None
+) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    return FileCipher(key).encrypt(buffer.getvalue(), _AAD)
+    return FileCipher(key).encrypt(buffer.getvalue(), _context(name, version))
 
 
-def decrypt_reference(blob: bytes, key: bytes) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(FileCipher(key).decrypt(blob, _AAD)))
+def decrypt_reference(
+    blob: bytes, key: bytes, name: str | None = None, version: str | None = None
+) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(FileCipher(key).decrypt(blob, _context(name, version))))
 
 
-def write_reference(frame: pd.DataFrame, directory: Path, key: bytes) -> Path:
+def write_reference(
+    frame: pd.DataFrame,
+    directory: Path,
+    key: bytes,
+    name: str | None = None,
+    version: str | None = None,
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / ARTIFACT_NAME
-    path.write_bytes(encrypt_reference(frame, key))
+    path.write_bytes(encrypt_reference(frame, key, name, version))
+    os.chmod(path, 0o600)
     return path
+
+
+def bind_reference(directory: Path, key: bytes, name: str, version: str, into: Path) -> Path:
+    """The unregistered reference in ``directory``, re-encrypted for ``name`` ``version``
+    into the folder ``into``."""
+    frame = decrypt_reference((directory / ARTIFACT_NAME).read_bytes(), key)
+    return write_reference(frame, into, key, name, str(version))
 
 
 class MlflowDriftReferences:
@@ -64,4 +89,4 @@ class MlflowDriftReferences:
                 f"{name} version {version} has no drift reference (it was registered without "
                 "one); retrain it with its training pipeline to create one"
             ) from None
-        return decrypt_reference(blob, self.key)
+        return decrypt_reference(blob, self.key, name, str(version))

@@ -1,12 +1,21 @@
 """Encrypted payload log: request features and predictions, by pseudonym only.
 
-Each flush writes one AES-GCM encrypted Parquet chunk under
-``<data_dir>/payloads/<model>/``; the drift monitor reads them back with the same key.
+Rows reach disk twice. ``commit`` appends a batch's rows to this process's journal
+(one AES-GCM record, fsynced) before the requests are answered, so an answered request's
+rows survive a killed process; ``flush`` writes the buffered rows as one encrypted
+Parquet chunk under ``<data_dir>/payloads/<model>/`` (what the drift monitor reads) and
+empties the journal. A journal left by a dead process is turned into a chunk by the next
+``PayloadLog`` of the same model (``recover``); a record cut short by the kill belongs to
+requests that were never answered and is dropped.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
+import os
+import struct
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -16,7 +25,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from novamind_core.domain.errors import DataProcessingError
+from novamind_core.infrastructure.processes import alive
 from novamind_core.infrastructure.store.encryption import FileCipher
+
+log = logging.getLogger(__name__)
+LENGTH = struct.Struct(">I")
+JOURNAL_CONTEXT = "payloads/journal"
 
 
 class PayloadLog:
@@ -26,9 +41,26 @@ class PayloadLog:
         self._rows: list[dict] = []
         self._lock = threading.Lock()
         self.flush_rows = flush_rows
+        self._journal = self.directory / f"journal-{os.getpid()}.jnl"
+        self._journal_handle = None
+
+    # -- writing ------------------------------------------------------------------------------
+    def commit(self, rows: list[dict]) -> bool:
+        """Journal ``rows`` durably (one fsynced record) and buffer them; True when the
+        buffer holds ``flush_rows`` or more (time to ``flush``)."""
+        if not rows:
+            return False
+        record = self._cipher.encrypt(json.dumps(rows, default=str).encode(), JOURNAL_CONTEXT)
+        with self._lock:
+            handle = self._open_journal()
+            handle.write(LENGTH.pack(len(record)) + record)
+            handle.flush()
+            os.fsync(handle.fileno())
+            self._rows.extend(rows)
+            return len(self._rows) >= self.flush_rows
 
     def append(self, rows: list[dict], auto_flush: bool = True) -> bool:
-        """Buffer rows; True when the buffer is full (flushed already if ``auto_flush``)."""
+        """Buffer rows without journaling them (tools and tests); True when full."""
         with self._lock:
             self._rows.extend(rows)
             full = len(self._rows) >= self.flush_rows
@@ -37,20 +69,91 @@ class PayloadLog:
         return full
 
     def flush(self) -> Path | None:
+        """Write the buffered rows as one encrypted chunk, then empty the journal."""
         with self._lock:
             rows, self._rows = self._rows, []
-        if not rows:
-            return None
+            path = self._write_chunk(rows) if rows else None
+            if self._journal_handle is not None:
+                self._journal_handle.truncate(0)
+                self._journal_handle.flush()
+                os.fsync(self._journal_handle.fileno())
+        return path
+
+    def close(self) -> None:
+        """Flush, and remove this process's (now empty) journal: a clean stop."""
+        self.flush()
+        with self._lock:
+            if self._journal_handle is not None:
+                self._journal_handle.close()
+                self._journal_handle = None
+                self._journal.unlink(missing_ok=True)
+
+    def _open_journal(self):
+        if self._journal_handle is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._journal_handle = open(self._journal, "ab")  # noqa: SIM115 (kept open)
+            os.chmod(self._journal, 0o600)
+        return self._journal_handle
+
+    def _write_chunk(self, rows: list[dict]) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet.enc"
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False), buffer)
+        frame = pd.DataFrame(rows)
+        if "logged_at" in frame:
+            frame["logged_at"] = pd.to_datetime(frame["logged_at"])
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
         path = self.directory / name
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(self._cipher.encrypt(buffer.getvalue(), f"payloads/{name}"))
+        with open(tmp, "wb") as handle:
+            handle.write(self._cipher.encrypt(buffer.getvalue(), f"payloads/{name}"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
         tmp.rename(path)
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename is on disk before the journal is emptied
+        finally:
+            os.close(directory)
         return path
 
+    def recover(self) -> int:
+        """Turn journals left by dead processes into chunks; return the rows recovered."""
+        recovered = 0
+        for journal in sorted(self.directory.glob("journal-*.jnl")):
+            pid = journal.stem.removeprefix("journal-")
+            if not pid.isdigit() or int(pid) == os.getpid() or alive(int(pid)):
+                continue
+            claimed = journal.with_name(f"{journal.name}.recovering-{os.getpid()}")
+            try:
+                journal.rename(claimed)  # one recovering process per journal
+            except FileNotFoundError:
+                continue
+            rows = self._journal_rows(claimed)
+            if rows:
+                self._write_chunk(rows)
+                recovered += len(rows)
+            claimed.unlink()
+        if recovered:
+            log.warning("recovered %d payload-log rows journaled by a stopped process", recovered)
+        return recovered
+
+    def _journal_rows(self, path: Path) -> list[dict]:
+        data, rows, position = path.read_bytes(), [], 0
+        while position + LENGTH.size <= len(data):
+            (size,) = LENGTH.unpack_from(data, position)
+            record = data[position + LENGTH.size : position + LENGTH.size + size]
+            if len(record) < size:
+                break  # cut short by the kill: its requests were never answered
+            try:
+                rows.extend(json.loads(self._cipher.decrypt(record, JOURNAL_CONTEXT)))
+            except DataProcessingError:
+                log.error("a payload journal record failed its integrity check; skipped")
+            position += LENGTH.size + size
+        return rows
+
+    # -- reading ------------------------------------------------------------------------------
     def read_all(self) -> pd.DataFrame:
         frames = []
         for path in sorted(self.directory.glob("*.parquet.enc")):

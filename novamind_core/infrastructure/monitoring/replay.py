@@ -35,6 +35,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _credentials(settings) -> dict[str, str]:
+    """The service API key, or a short-lived service token where the signing key is."""
+    from novamind_core.domain.errors import ConfigurationError
+    from novamind_core.domain.security import Role
+    from novamind_core.infrastructure.security.tokens import token_service
+
+    if settings.api_key is not None:
+        return {"X-API-Key": settings.api_key.get_secret_value()}
+    try:
+        token = token_service(settings, signing=True).mint(
+            "replay", [Role.SERVICE], timedelta(minutes=30)
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"the replay client needs NOVAMIND_API_KEY or the token signing key: {exc}"
+        ) from None
+    return {"Authorization": f"Bearer {token}"}
+
+
 def replay(
     settings,
     model: str,
@@ -46,14 +65,7 @@ def replay(
 ) -> ReplayResult:
     import httpx
 
-    from novamind_core.domain.security import Role
-    from novamind_core.infrastructure.security.tokens import TokenService
-
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-    token = TokenService(secret, settings.jwt_algorithm).mint(
-        "replay", [Role.SERVICE], timedelta(minutes=30)
-    )
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = _credentials(settings)
     port = _free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:

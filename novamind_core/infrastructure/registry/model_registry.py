@@ -30,6 +30,8 @@ def register_model(
     tags: Mapping[str, str] | None = None,
     summary: Mapping[str, float] | None = None,
     artifact_dirs: Mapping[str, Path | None] | None = None,
+    trained_by: str = "",
+    reference_dir: Path | None = None,
 ) -> dict:
     """Log the pyfunc model in a ``register`` run under the pipeline's run, register a
     version, tag it; alias ``challenger`` if every gate passed. ``artifact_dirs`` are
@@ -54,13 +56,16 @@ def register_model(
             input_example=input_example,
             registered_model_name=model_name,
         )
-    version = str(info.registered_model_version)
+        version = str(info.registered_model_version)
+        if reference_dir is not None and reference_dir.exists():
+            _log_reference(reference_dir, model_name, version)
     client = MlflowClient()
     passed = all(gate_results.values())
     all_tags = {
         "dataset_version": dataset.get("version", ""),
         "dataset_fingerprint": dataset.get("fingerprint", ""),
         "code_version": code_version(),
+        "trained_by": trained_by,  # who launched the run: not the one to approve it
         **(tags or {}),
         "gates_passed": str(passed).lower(),
         "metrics": json.dumps(dict(summary or {})),
@@ -81,6 +86,24 @@ def register_model(
         "model_uri": f"models:/{model_name}/{version}",
         "gates": dict(gate_results),
     }
+
+
+def _log_reference(reference_dir: Path, model_name: str, version: str) -> None:
+    """The drift reference, re-encrypted for this version, as an artifact of the run."""
+    import tempfile
+
+    import mlflow
+
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.monitoring.drift_reference import (
+        ARTIFACT_DIR,
+        bind_reference,
+    )
+
+    key = composition.settings().require_encryption_key()
+    with tempfile.TemporaryDirectory() as tmp:
+        bound = bind_reference(reference_dir, key, model_name, version, Path(tmp))
+        mlflow.log_artifact(str(bound), ARTIFACT_DIR)
 
 
 def load_alias(model_name: str, alias: str):

@@ -52,17 +52,26 @@ class VerifiedTokens:
 
 
 class AuthMiddleware:
-    def __init__(self, app, tokens, api_key: str | None, max_body_bytes: int = 1 << 20):
+    def __init__(
+        self,
+        app,
+        tokens,
+        api_key: str | None,
+        max_body_bytes: int = 1 << 20,
+        models: frozenset[str] = frozenset(),
+    ):
         self.app = app
-        self.tokens = VerifiedTokens(tokens)
+        self.tokens = VerifiedTokens(tokens) if tokens is not None else None
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.models = models  # the only model names that become metric labels
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or OPEN.match(scope["path"]):
             return await self.app(scope, receive, send)
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        send = _counting(send, scope["path"])
+        # HTTP header bytes are Latin-1 (RFC 9110): any byte decodes, none raises
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        send = _counting(send, scope["path"], self.models)
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body_bytes:
             return await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
@@ -91,6 +100,8 @@ class AuthMiddleware:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise AuthenticationError("missing bearer token (Authorization: Bearer <token>)")
+        if self.tokens is None:
+            raise AuthenticationError("this server accepts only its API key (X-API-Key)")
         return self.tokens.principal(token.strip())
 
 
@@ -135,12 +146,13 @@ def _replay(body: bytes):
 MODEL_IN_PATH = re.compile(r"^/v[12]/models/([^/:]+)")
 
 
-def _counting(send, path: str):
-    """Count every inference-path response by model and status code."""
+def _counting(send, path: str, models: frozenset[str]):
+    """Count every inference-path response by model and status code; a model name this
+    server does not serve is counted as "-" (no label per name a client makes up)."""
     from novamind_core.infrastructure.serving import metrics
 
     match = MODEL_IN_PATH.match(path)
-    model = match.group(1) if match else "-"
+    model = match.group(1) if match and match.group(1) in models else "-"
 
     async def wrapped(message):
         if message["type"] == "http.response.start":

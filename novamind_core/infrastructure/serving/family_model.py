@@ -16,9 +16,9 @@ from the output tensors it declares.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,15 +29,25 @@ from kserve.errors import InvalidInput, ModelNotReady
 from novamind_core.infrastructure.serving import metrics
 from novamind_core.infrastructure.serving.micro_batcher import MicroBatcher
 from novamind_core.infrastructure.serving.request_checks import check_key
+from novamind_core.infrastructure.serving.routes import parse_json
 
 log = logging.getLogger(__name__)
 NUMPY_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT32": np.int32, "INT64": np.int64}
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A patient a request names by pseudonym only: the history comes from the store."""
+
+    key: str
+    where: str
+
+
 class FamilyModel(Model):
     """A family's champion behind KServe's V1 and V2 protocols."""
 
-    max_instances = 256  # patients per V1 request
+    max_instances = 256  # patients per request, V1 and V2 alike
+    max_rows = 16_384  # daily rows per request, all its patients together
 
     def __init__(self, name: str, loader, history_source=None, payload_log=None, audit=None):
         """``loader(current_version) -> (servable, version)`` loads the champion;
@@ -51,12 +61,14 @@ class FamilyModel(Model):
         self.audit = audit
         self.servable = None
         self.version: str | None = None
+        self._refusals: set[str] = set()
         self.batcher = MicroBatcher(
             self._predict_batch, on_batch=lambda n: metrics.BATCH_SIZE.labels(name).observe(n)
         )
-        # audit entries of concurrent requests share one lock and one fsync (group commit);
-        # a request is answered only after its entry is on disk
-        self.audit_writer = MicroBatcher(self._audit_batch, max_size=256)
+        # the audit entries and payload-log rows of concurrent requests are written together,
+        # one fsync each per batch (group commit): a request is answered only once both
+        # are on disk, so a killed server loses no answered request's record
+        self.committer = MicroBatcher(self._commit_batch, max_size=256)
 
     # -- what a family writes ------------------------------------------------------------
     @staticmethod
@@ -65,13 +77,22 @@ class FamilyModel(Model):
         return python_model
 
     def parse_v1(self, instances: list[tuple[str, str, dict]]) -> list:
-        """The parts of a V1 request from its checked instances (where, pseudonym, body)."""
+        """The parts of a V1 request from its checked instances (where, pseudonym, body);
+        a ``Stored`` part for a patient whose history is to come from the store."""
         raise NotImplementedError
 
     def parse_v2(self, keys: list[str], columns: dict[str, Any]) -> list:
         """The parts of a V2 request from its checked input tensors (BYTES as lists of
         str, numbers as float arrays) and its patients in the order sent."""
         raise NotImplementedError
+
+    def from_store(self, ref: Stored) -> Any:
+        """The part of a patient named by pseudonym only (see ``stored_history``)."""
+        raise NotImplementedError
+
+    def combine(self, parts: list) -> list:
+        """The parts as the batch wants them (e.g. one per patient)."""
+        return parts
 
     def check(self, parts: list) -> None:
         """Checks of the parsed request that need the loaded champion (e.g. its context)."""
@@ -88,9 +109,16 @@ class FamilyModel(Model):
 
     # -- lifecycle --------------------------------------------------------------------------
     def load(self) -> bool:
-        """Load (or reload) the champion; on failure keep serving what is loaded."""
+        """Load (or reload) the champion; on failure keep serving what is loaded. A
+        version refused for want of a valid approval is logged, counted in /metrics and
+        audited (once per version and reason)."""
+        from novamind_core.infrastructure.registry.approvals import UnapprovedVersion
+
         try:
             servable, version = self.loader(self.version)
+        except UnapprovedVersion as refused:
+            self._refused(refused)
+            return self.ready
         except Exception as exc:
             log.error("could not load %s champion: %s", self.name, exc)
             return self.ready
@@ -110,17 +138,17 @@ class FamilyModel(Model):
         if not self.ready or self.servable is None:
             raise ModelNotReady(self.name)
         started = time.perf_counter()
-        if isinstance(payload, bytes | str):  # a body sent without a JSON content type
-            try:
-                payload = json.loads(payload)
-            except ValueError as exc:
-                raise InvalidInput(f"malformed JSON: {exc}") from None
+        if isinstance(payload, bytes | str):  # a body handed over unparsed
+            payload = parse_json(payload)
         if isinstance(payload, InferRequest):
             parts, protocol = self.parse_v2(*self._v2_columns(payload)), "v2"
         elif isinstance(payload, dict):
             parts, protocol = self.parse_v1(self._v1_instances(payload)), "v1"
         else:
             raise InvalidInput("the body must be a JSON object")
+        if any(isinstance(part, Stored) for part in parts):  # store reads off the event loop
+            parts = await asyncio.to_thread(self._from_store, parts)
+        parts = self.combine(parts)
         self.check(parts)
         return {
             "parts": parts,
@@ -135,23 +163,33 @@ class FamilyModel(Model):
 
     async def postprocess(self, result: dict, headers=None, response_headers=None):
         answer: dict[str, np.ndarray] = result["answer"]
-        if self.payload_log is not None and self.payload_log.append(
-            result["payload_rows"], auto_flush=False
-        ):
-            await asyncio.to_thread(self.payload_log.flush)  # encrypt and write off the loop
-        if self.audit is not None:
+        if self.audit is not None or self.payload_log is not None:
             details = {
                 "subject": (headers or {}).get("x-novamind-subject", "unknown"),
                 "patients": sorted(set(answer["patient_key"].tolist())),
                 "protocol": result["protocol"],
             }
-            await self.audit_writer.submit(("predict", f"{self.name}/{result['version']}", details))
+            event = ("predict", f"{self.name}/{result['version']}", details)
+            await self.committer.submit((event, result["payload_rows"]))
         metrics.REQUEST_LATENCY.labels(self.name, result["protocol"]).observe(
             time.perf_counter() - result["started"]
         )
         if result["protocol"] == "v2":
             return self._v2_response(result["version"], answer, result["request_id"])
         return self.v1_response(result["version"], answer)
+
+    def _refused(self, refused) -> None:
+        metrics.LOAD_REFUSALS.labels(self.name).inc()
+        if str(refused) in self._refusals:
+            return
+        self._refusals.add(str(refused))
+        log.error("%s; still serving version %s", refused, self.version)
+        if self.audit is not None:
+            self.audit.record("load_refused", self.name, reason=str(refused))
+
+    def flush_payloads(self) -> None:
+        if self.payload_log is not None:
+            self.payload_log.flush()
 
     def stored_history(self, key: str, where: str, days: int) -> pd.DataFrame:
         """A patient's daily history from the store (a 400 when there is none)."""
@@ -167,9 +205,20 @@ class FamilyModel(Model):
         servable, version = self.servable, self.version  # one consistent model for the batch
         return [(*answer, version) for answer in self.predict_batch(servable, version, requests)]
 
-    def _audit_batch(self, events: list[tuple[str, str, dict]]) -> list[None]:
-        self.audit.record_many(events)
-        return [None] * len(events)
+    def _from_store(self, parts: list) -> list:
+        return [self.from_store(p) if isinstance(p, Stored) else p for p in parts]
+
+    def _commit_batch(self, items: list[tuple[tuple, list[dict]]]) -> list[None]:
+        """Payload rows into the journal first, then the audit entries (a request whose
+        rows are journaled but not audited was never answered; the other way round, an
+        answered request would lose its rows)."""
+        if self.payload_log is not None:
+            rows = [row for _, batch in items for row in batch]
+            if self.payload_log.commit(rows):
+                self.payload_log.flush()
+        if self.audit is not None:
+            self.audit.record_many([event for event, _ in items])
+        return [None] * len(items)
 
     def _v1_instances(self, payload: dict) -> list[tuple[str, str, dict]]:
         instances = payload.get("instances")
@@ -179,6 +228,13 @@ class FamilyModel(Model):
             raise InvalidInput("empty batch: 'instances' holds no patient")
         if len(instances) > self.max_instances:
             raise InvalidInput(f"at most {self.max_instances} instances per request")
+        rows = sum(
+            len(i["history"])
+            for i in instances
+            if isinstance(i, dict) and isinstance(i.get("history"), list)
+        )
+        if rows > self.max_rows:
+            raise InvalidInput(f"at most {self.max_rows} history rows per request")
         checked = []
         for i, instance in enumerate(instances):
             where = f"instances[{i}]"
@@ -193,18 +249,24 @@ class FamilyModel(Model):
         ``patient_key`` tensor of pseudonyms; and the patients in the order sent."""
         declared = {t["name"]: t["datatype"] for t in self.get_input_types()}
         columns: dict[str, Any] = {}
-        for tensor in request.inputs:
+        for i, tensor in enumerate(request.inputs):
             expected = declared.get(tensor.name)
             if expected is None:
                 raise InvalidInput(
-                    f"unknown input tensor {tensor.name!r}; expected some of {sorted(declared)}"
+                    f"inputs[{i}] is not an input of this model; expected some of "
+                    f"{sorted(declared)}"
                 )
             accepted = ("FP32", "FP64") if expected == "FP32" else (expected,)
             if tensor.datatype not in accepted:
                 raise InvalidInput(
                     f"input {tensor.name!r} must be {expected}, got {tensor.datatype}"
                 )
-            values = tensor.as_numpy().reshape(-1)
+            try:
+                values = tensor.as_numpy().reshape(-1)
+            except (ValueError, TypeError, OverflowError):  # ragged, or not its datatype
+                raise InvalidInput(
+                    f"input {tensor.name!r}: its data do not fit its shape and datatype"
+                ) from None
             if list(tensor.shape) != [len(values)]:
                 raise InvalidInput(f"input {tensor.name!r} must be one-dimensional")
             if expected == "BYTES":
@@ -214,7 +276,11 @@ class FamilyModel(Model):
             columns[tensor.name] = values
         if "patient_key" not in columns:
             raise InvalidInput("missing input tensor 'patient_key'")
+        if len(columns["patient_key"]) > self.max_rows:
+            raise InvalidInput(f"at most {self.max_rows} rows per request")
         keys = list(dict.fromkeys(columns["patient_key"]))  # patients in the order sent
+        if len(keys) > self.max_instances:
+            raise InvalidInput(f"at most {self.max_instances} patients per request")
         for key in keys:
             check_key(key, "inputs.patient_key")
         lengths = {name: len(v) for name, v in columns.items()}

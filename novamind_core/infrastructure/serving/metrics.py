@@ -29,6 +29,16 @@ BATCH_SIZE = Histogram(
     ["model"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+LOAD_REFUSALS = Counter(
+    "novamind_load_refusals_total",
+    "Champion versions not loaded: no signed approval, or files that differ from it",
+    ["model"],
+)
+POLL_ERRORS = Counter(
+    "novamind_poll_errors_total",
+    "Failures of the champion poll (reload, drift tags, payload flush); the poll goes on",
+    ["model"],
+)
 DRIFT_DETECTED = Gauge(
     "novamind_drift_detected",
     "Latest drift verdict of the served champion: 1 drift, 0 no drift, -1 not judged",

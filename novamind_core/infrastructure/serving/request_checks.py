@@ -44,11 +44,14 @@ def tomorrow() -> np.datetime64:
 
 
 def _day(value: Any, where: str, latest: pd.Timestamp) -> pd.Timestamp:
-    """A calendar day between 1900 and ``latest``."""
+    """A calendar day between 1900 and ``latest``, written as a date (a number is not one:
+    pandas would read it as nanoseconds since 1970)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where} must be a date written YYYY-MM-DD, not a {_kind(value)}")
     try:
         day = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
-        raise InvalidInput(f"{where} is not a date: {value!r}") from None
+        raise InvalidInput(f"{where} is not a date (YYYY-MM-DD)") from None
     if pd.isna(day):
         raise InvalidInput(f"{where} is missing")
     if day.tzinfo is not None:
@@ -57,15 +60,23 @@ def _day(value: Any, where: str, latest: pd.Timestamp) -> pd.Timestamp:
         )
     day = day.normalize()
     if not EARLIEST_DAY <= day <= latest:
-        raise InvalidInput(f"{where} must lie between 1900-01-01 and today, got {day.date()}")
+        raise InvalidInput(f"{where} must lie between 1900-01-01 and today")
     return day
+
+
+def _kind(value: Any) -> str:
+    """What a value is, for an error message that does not repeat the value itself."""
+    return {bool: "boolean", int: "number", float: "number", type(None): "null"}.get(
+        type(value), "list or object" if isinstance(value, list | dict) else "value"
+    )
 
 
 def days(values: list, where: str) -> np.ndarray:
     """Parse the days at once when all are ISO dates in range; otherwise row by row, so
     the error names the first bad row (``<where>.history[j].day``)."""
     latest = tomorrow()
-    text = np.asarray(values)  # only a list of strings becomes a str array
+    strings = all(isinstance(v, str) for v in values)
+    text = np.asarray(values) if strings else np.asarray([], dtype=object)
     if text.dtype.kind == "U" and text.dtype.itemsize == 40 and np.char.str_len(text).min() == 10:
         try:  # every value a 10-character string: YYYY-MM-DD or an error
             parsed = text.astype("datetime64[D]")
@@ -87,10 +98,10 @@ def value(number: Any, column: str, where: str) -> float:
         raise InvalidInput(f"{where} must be a number")
     number = float(number)
     if not math.isfinite(number):
-        raise InvalidInput(f"{where} must be finite, got {number}")
+        raise InvalidInput(f"{where} must be finite")
     low, high = VALID_RANGES[column]
     if not low <= number <= high:
-        raise InvalidInput(f"{where} must lie in [{low:g}, {high:g}], got {number:g}")
+        raise InvalidInput(f"{where} must lie in [{low:g}, {high:g}]")
     return number
 
 

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from novamind_core.domain.datasets import DatasetVersion
 from novamind_core.domain.errors import AuthenticationError, DataProcessingError, NotFoundError
+from novamind_core.infrastructure.processes import alive
 from novamind_core.infrastructure.store.encryption import FileCipher
 from novamind_core.infrastructure.store.keys import key_id
 
@@ -60,8 +61,9 @@ class EncryptedDatasetStore:
         self, tables: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]
     ) -> DatasetVersion:
         self._versions_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned()
         version = self._next_version()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=self._versions_dir))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{version}-{os.getpid()}-", dir=self._versions_dir))
         try:
             entries = {}
             for name, frame in tables.items():
@@ -111,16 +113,32 @@ class EncryptedDatasetStore:
         if version == "latest":
             version = self.latest().version
         path = self._versions_dir / version / MANIFEST
-        if not path.exists():
+        if not path.exists() or version not in {v.version for v in self.versions()}:
             known = ", ".join(v.version for v in self.versions()) or "none"
             raise NotFoundError(f"no dataset version {version!r} (stored versions: {known})")
         return json.loads(path.read_text("utf-8"))
 
     def versions(self) -> list[DatasetVersion]:
+        """The complete versions: a manifest and every file it names (a version whose
+        files went missing is not offered to anyone)."""
         if not self._versions_dir.exists():
             return []
-        found = sorted(p for p in self._versions_dir.iterdir() if (p / MANIFEST).exists())
-        return [self._as_version(json.loads((p / MANIFEST).read_text("utf-8"))) for p in found]
+        found = []
+        for folder in sorted(self._versions_dir.iterdir()):
+            if folder.name.startswith(".") or not (folder / MANIFEST).exists():
+                continue
+            manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
+            if all((folder / e["file"]).exists() for e in manifest["tables"].values()):
+                found.append(self._as_version(manifest))
+        return found
+
+    def _remove_abandoned(self) -> None:
+        """Remove the half-written folders of writes whose process died (a killed ingest):
+        they hold encrypted tables no manifest will ever name."""
+        for folder in self._versions_dir.glob(".v*-*-*"):
+            pid = folder.name.split("-")[1]
+            if pid.isdigit() and not alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def latest(self) -> DatasetVersion:
         versions = self.versions()
