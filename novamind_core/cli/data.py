@@ -69,18 +69,19 @@ def keygen(
                 handle.write(f"{name}={value}\n")
         env_file.chmod(0o600)
         console.print(
-            f"wrote {', '.join(missing)} to {env_file} (development keys: keep them secret)"
+            f"wrote {', '.join(missing)} to {env_file} (development keys: keep them secret)",
+            soft_wrap=True,
         )
     else:
-        console.print(f"{env_file} already sets {', '.join(wanted)}; left unchanged")
-    for pem, setting in (
-        (token_pem, "NOVAMIND_JWT_SIGNING_KEY_FILE"),
-        (approval_pem, "NOVAMIND_APPROVAL_SIGNING_KEY_FILE"),
+        console.print(
+            f"{env_file} already sets {', '.join(wanted)}; left unchanged", soft_wrap=True
+        )
+    for pem, setting, where in (
+        (token_pem, "NOVAMIND_JWT_SIGNING_KEY_FILE", "tokens are minted"),
+        (approval_pem, "NOVAMIND_APPROVAL_SIGNING_KEY_FILE", "approvals are signed"),
     ):
         if pem.exists():
-            console.print(
-                f"private key {pem}: give it as {setting} where tokens or approvals are signed"
-            )
+            console.print(f"private key {pem}: set {setting} to it only where {where}")
 
 
 @app.command()

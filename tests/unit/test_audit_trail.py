@@ -66,19 +66,27 @@ def test_edited_entry_is_named(tmp_path):
     assert [(p.line, p.problem) for p in problems] == [(2, "entry content was edited")]
 
 
-def test_an_edit_rehashed_forward_without_the_key_is_caught(tmp_path):
-    """The old unkeyed chain's weakness: re-hash every entry after an edit (sha256, or
-    an HMAC under a guessed key) and the chain looked intact."""
-    trail = trail_with(tmp_path)
+def edit_and_rechain(trail, mac) -> None:
+    """Edit entry 2, then give it and every later entry a new hash made by ``mac``."""
     entries = [json.loads(line) for line in lines(trail)]
     entries[1]["details"] = {"purpose": "nothing to see"}
     previous = entries[0]["hash"]
     for entry in entries[1:]:
         entry["prev_hash"] = previous
-        body = {k: v for k, v in entry.items() if k != "hash"}
-        entry["hash"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        previous = entry["hash"]
+        entry["hash"] = previous = mac(entry)
     write(trail, [json.dumps(e, sort_keys=True) for e in entries])
+
+
+def sha256_of(entry: dict) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def test_an_edit_rehashed_forward_without_the_key_is_caught(tmp_path):
+    """The old unkeyed chain's weakness: re-hash every entry after an edit (sha256, or
+    an HMAC under a guessed key) and the chain looked intact."""
+    trail = trail_with(tmp_path)
+    edit_and_rechain(trail, sha256_of)
     assert problems_of(trail).count("entry content was edited") == 3
 
 
@@ -86,14 +94,7 @@ def test_an_edit_rechained_forward_with_the_key_is_caught_by_the_checkpoints(tmp
     """An insider holding the audit key re-signs the chain: the checkpoints, kept
     elsewhere, still name the entries they recorded."""
     trail = trail_with(tmp_path)
-    entries = [json.loads(line) for line in lines(trail)]
-    entries[1]["details"] = {"purpose": "nothing to see"}
-    previous = entries[0]["hash"]
-    for entry in entries[1:]:
-        entry["prev_hash"] = previous
-        entry["hash"] = _mac(KEY, entry)
-        previous = entry["hash"]
-    write(trail, [json.dumps(e, sort_keys=True) for e in entries])
+    edit_and_rechain(trail, lambda entry: _mac(KEY, entry))
     problems = problems_of(trail)
     assert problems and all("replaced or rewritten" in p for p in problems)
 

@@ -34,18 +34,8 @@ def predict_route(dataplane) -> Route:
     KServe's routes so that it answers that path."""
 
     async def predict(request: Request) -> Response:
-        model_name = request.path_params["model_name"]
-        if not await dataplane.model_ready(model_name, True):
-            raise ModelNotReady(model_name)
-        body = await request.body()
-        headers = dict(request.headers)
-        response, response_headers = await dataplane.infer(
-            model_name=model_name, request=parse_json(body), headers=headers
-        )
-        response, encoded_headers = dataplane.encode(
-            model_name=model_name, response=response, headers=headers, req_attributes={}
-        )
-        return _answer(response, response_headers | encoded_headers)
+        model_name, body, headers = await _received(dataplane, request)
+        return await _inferred(dataplane, model_name, parse_json(body), headers)
 
     return Route(V1_PATH, predict, methods=["POST"], name="v1_predict")
 
@@ -55,11 +45,7 @@ def infer_route(dataplane) -> Route:
     KServe's routes so that it answers that path."""
 
     async def infer(request: Request) -> Response:
-        model_name = request.path_params["model_name"]
-        if not await dataplane.model_ready(model_name, True):
-            raise ModelNotReady(model_name)
-        body = await request.body()
-        headers = dict(request.headers)
+        model_name, body, headers = await _received(dataplane, request)
         binary = INFERENCE_CONTENT_LENGTH_HEADER.lower() in headers
         if not binary:
             body = parse(body)
@@ -75,15 +61,28 @@ def infer_route(dataplane) -> Route:
         except Exception:
             what = "the binary tensor data" if binary else "the tensor data"
             raise InvalidInput(f"{what} do not match their shapes and datatypes") from None
-        response, response_headers = await dataplane.infer(
-            model_name=model_name, request=infer_request, headers=headers
-        )
-        response, encoded_headers = dataplane.encode(
-            model_name=model_name, response=response, headers=headers, req_attributes={}
-        )
-        return _answer(response, response_headers | encoded_headers)
+        return await _inferred(dataplane, model_name, infer_request, headers)
 
     return Route(V2_PATH, infer, methods=["POST"], name="v2_infer")
+
+
+async def _received(dataplane, request: Request) -> tuple[str, bytes, dict]:
+    """The model named in the path (ready, or a 503), the body and the headers."""
+    model_name = request.path_params["model_name"]
+    if not await dataplane.model_ready(model_name, True):
+        raise ModelNotReady(model_name)
+    return model_name, await request.body(), dict(request.headers)
+
+
+async def _inferred(dataplane, model_name: str, infer_request, headers: dict) -> Response:
+    """The predictor's answer (pre-, post-processing and all), written with orjson."""
+    response, response_headers = await dataplane.infer(
+        model_name=model_name, request=infer_request, headers=headers
+    )
+    response, encoded_headers = dataplane.encode(
+        model_name=model_name, response=response, headers=headers, req_attributes={}
+    )
+    return _answer(response, response_headers | encoded_headers)
 
 
 def _answer(response, headers: dict) -> Response:
