@@ -62,6 +62,8 @@ test-slow: venv
 
 ## Benchmarks; figures go into the README.
 bench: venv
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 || \
+		echo "wrk is not installed: the serving benchmark measures with its aiohttp loop only"
 	$(BIN)/python bench/synth_benchmark.py
 	$(BIN)/python bench/pipeline_benchmark.py
 	$(BIN)/python bench/quantization_benchmark.py

@@ -18,31 +18,27 @@ def check_drift(
     report: Output[HTML],
     metrics: Output[Metrics],
 ) -> str:
-    import shutil
-    import tempfile
     import time
     from datetime import datetime
     from pathlib import Path
 
     from novamind_core.families import family_of
+    from novamind_core.infrastructure import composition
     from novamind_core.infrastructure.kfp.step_runner import announce
     from novamind_core.infrastructure.monitoring.drift_check import run_drift_check
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        check = run_drift_check(
-            model,
-            family_of(model).drift_features,
-            datetime.fromisoformat(since) if since else None,
-            out_dir=Path(tmp),
-            min_samples=min_samples or None,
-            actor="drift-monitor-pipeline",
-        )
-        Path(report.path).parent.mkdir(parents=True, exist_ok=True)
-        if check.html_path is not None:
-            shutil.copyfile(check.html_path, report.path)
-        else:
-            Path(report.path).write_text(f"<p>{check.result.summary()}</p>")
+    check = run_drift_check(
+        model,
+        family_of(model).drift_features,
+        datetime.fromisoformat(since) if since else None,
+        out=composition.location().child("drift", model),
+        min_samples=min_samples or None,
+        actor="drift-monitor-pipeline",
+    )
+    Path(report.path).parent.mkdir(parents=True, exist_ok=True)
+    page = check.report.html if check.report is not None else f"<p>{check.result.summary()}</p>"
+    Path(report.path).write_text(page, encoding="utf-8")
     result = check.result
     metrics.log_metric("drift_detected", float(result.status.value == "drift"))
     metrics.log_metric("current_rows", float(result.current_rows))

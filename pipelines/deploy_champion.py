@@ -5,6 +5,7 @@ from kfp import dsl
 from components.image import BASE_IMAGE
 from components.render_manifest import render_manifest
 from novamind_core.families import DEFAULT_MODEL
+from novamind_core.infrastructure.kfp.cluster import wire
 
 PIPELINE_NAME = "deploy-champion"
 
@@ -15,4 +16,4 @@ PIPELINE_NAME = "deploy-champion"
     "approved champion (apply it with `novamind deploy apply` or GitOps).",
 )
 def deploy_champion(model_name: str = DEFAULT_MODEL, image: str = BASE_IMAGE, run_tag: str = ""):
-    render_manifest(model_name=model_name, image=image)
+    wire(render_manifest(model_name=model_name, image=image))

@@ -5,6 +5,7 @@ from kfp import dsl
 from components.check_drift import check_drift
 from components.trigger_retraining import trigger_retraining
 from novamind_core.families import DEFAULT_MODEL
+from novamind_core.infrastructure.kfp.cluster import DATA, TRAINING, wire
 
 PIPELINE_NAME = "drift-monitor"
 
@@ -26,15 +27,18 @@ def drift_monitor(
     run_tag: str = "",
 ):
     """``training_pipeline`` empty: the training pipeline of the model's family."""
-    verdict = check_drift(model=model, since=since, min_samples=min_samples)
+    verdict = wire(check_drift(model=model, since=since, min_samples=min_samples), DATA)
     # nested conditions (KFP builds one sub-DAG per condition)
     with dsl.If(verdict.outputs["Output"] == "drift", name="drift-confirmed"):  # noqa: SIM117
         with dsl.If(retrain == True, name="retraining-enabled"):  # noqa: E712
-            trigger_retraining(
-                model=model,
-                pipeline=training_pipeline,
-                drift_status=verdict.outputs["Output"],
-                mode=retrain_mode,
-                kfp_host=kfp_host,
-                training_params=training_params,
+            wire(
+                trigger_retraining(
+                    model=model,
+                    pipeline=training_pipeline,
+                    drift_status=verdict.outputs["Output"],
+                    mode=retrain_mode,
+                    kfp_host=kfp_host,
+                    training_params=training_params,
+                ),
+                TRAINING,  # in local mode it runs the whole training pipeline itself
             )

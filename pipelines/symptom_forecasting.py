@@ -12,6 +12,7 @@ from components.forecasting.split import split
 from components.forecasting.train_transformer import train_transformer
 from components.forecasting.tune_xgboost import tune_xgboost
 from components.forecasting.validate import validate
+from novamind_core.infrastructure.kfp.cluster import DATA, TRAINING, TUNING, wire
 
 PIPELINE_NAME = "symptom-forecasting"
 
@@ -37,29 +38,45 @@ def symptom_forecasting(
     run_tag: str = "",
     launched_by: str = "",
 ):
-    checked = validate(
-        dataset_version=dataset_version, target=target, horizon=horizon, seed=seed, run_tag=run_tag
+    checked = wire(
+        validate(
+            dataset_version=dataset_version,
+            target=target,
+            horizon=horizon,
+            seed=seed,
+            run_tag=run_tag,
+        ),
+        DATA,
     )
     version = checked.outputs["version"]
     parent = checked.outputs["parent_run_id"]
     common = {"target": target, "horizon": horizon, "seed": seed, "parent_run_id": parent}
-    grid = impute(dataset_version=version, **common)
-    plan = split(grid=grid.outputs["grid"], **common)
+    grid = wire(impute(dataset_version=version, **common), DATA)
+    plan = wire(split(grid=grid.outputs["grid"], **common), DATA)
     shared = {"grid": grid.outputs["grid"], "plan": plan.outputs["plan"], **common}
-    tf = train_transformer(
-        epochs=epochs, encoder_layers=encoder_layers, decoder_layers=decoder_layers, **shared
+    tf = wire(
+        train_transformer(
+            epochs=epochs, encoder_layers=encoder_layers, decoder_layers=decoder_layers, **shared
+        ),
+        TRAINING,
     )
-    xg = tune_xgboost(trials=trials, optuna_storage=optuna_storage, study_name=study_name, **shared)
-    ens = fit_ensemble(
-        transformer=tf.outputs["model"],
-        xgboost=xg.outputs["model"],
-        use_ensemble=use_ensemble,
-        transformer_precision=transformer_precision,
-        **shared,
+    xg = wire(
+        tune_xgboost(trials=trials, optuna_storage=optuna_storage, study_name=study_name, **shared),
+        TUNING,
     )
-    ev = evaluate(bundle=ens.outputs["bundle"], **shared)
-    ref = build_reference(bundle=ens.outputs["bundle"], **shared)
-    register(
+    ens = wire(
+        fit_ensemble(
+            transformer=tf.outputs["model"],
+            xgboost=xg.outputs["model"],
+            use_ensemble=use_ensemble,
+            transformer_precision=transformer_precision,
+            **shared,
+        ),
+        DATA,
+    )
+    ev = wire(evaluate(bundle=ens.outputs["bundle"], **shared), DATA)
+    ref = wire(build_reference(bundle=ens.outputs["bundle"], **shared), DATA)
+    register_task = register(
         bundle=ens.outputs["bundle"],
         evaluation=ev.outputs["evaluation"],
         charts=ev.outputs["charts"],
@@ -69,3 +86,4 @@ def symptom_forecasting(
         parent_run_id=parent,
         launched_by=launched_by,
     )
+    wire(register_task, DATA)

@@ -47,9 +47,13 @@ def drift(
 
     model = model or DEFAULT_MODEL
     features = family_of(model).drift_features
-    out = out or composition.settings().data_dir / "drift" / model
+    from novamind_core.infrastructure.store.location import StoreLocation
+
+    target = (
+        StoreLocation.from_uri(str(out)) if out else composition.location().child("drift", model)
+    )
     with console.status("judging drift with Evidently…"):
-        check = run_drift_check(model, features, parse_since(since), current, out, min_samples)
+        check = run_drift_check(model, features, parse_since(since), current, target, min_samples)
     result = check.result
     table = Table(
         "column",
@@ -65,8 +69,8 @@ def drift(
         score = f"{c.score:.3f}" if c.judged else "-"
         table.add_row(c.column, f"{c.threshold:g}", score, str(c.current_count), verdict)
     console.print(table)
-    if check.html_path is not None:
-        console.print(f"report: {check.html_path} and {check.json_path.name}")
+    if check.written_to is not None:
+        console.print(f"report: {check.written_to}/drift_report.html and drift_report.json")
     if check.mlflow_run_id:
         console.print(f"MLflow run {check.mlflow_run_id} (experiment drift-monitor)")
     status = result.status

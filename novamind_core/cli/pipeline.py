@@ -171,18 +171,36 @@ def _explain_failure(report, exc: Exception) -> None:
         err_console.print(f"    {line}", highlight=False, markup=False)
 
 
+GPU = typer.Option(
+    False, "--gpu", help="Training steps that can use a GPU ask for one (CPU fallback otherwise)."
+)
+
+
+def _gpu(wanted: bool) -> None:
+    """Pipelines read this when they are built: before their module is imported."""
+    import os
+
+    from novamind_core.infrastructure.kfp.cluster import GPU_SETTING
+
+    os.environ[GPU_SETTING] = "1" if wanted else "0"
+
+
 @app.command()
 @handles_errors
 def compile(
     name: str = typer.Argument(..., help="Pipeline name."),
     out: Path = typer.Option(..., help="Where to write the KFP IR YAML."),
+    gpu: bool = GPU,
 ) -> None:
-    """Compile a pipeline to KFP IR YAML for a Kubeflow cluster."""
+    """Compile a pipeline to KFP IR YAML for a Kubeflow cluster: every step with its
+    settings from the ml-config ConfigMap, its keys from the ml-secrets Secret, its
+    resources, retries and no cache."""
     from kfp import compiler
 
     from novamind_core.families import pipeline
 
-    compiler.Compiler().compile(pipeline(name).load(), str(out))
+    _gpu(gpu)
+    compiler.Compiler().compile(pipeline(name).load(fresh=True), str(out))
     console.print(f"compiled {name} to {out}")
 
 
@@ -195,10 +213,12 @@ def submit(
     ),
     param: list[str] = PARAM,
     experiment: str = typer.Option("novamind", help="KFP experiment name."),
+    gpu: bool = GPU,
 ) -> None:
     """Submit a pipeline run to a Kubeflow Pipelines cluster."""
     import kfp
 
+    _gpu(gpu)
     entry, params = _checked(name, param)
     params.setdefault("run_tag", uuid.uuid4().hex)
     if "launched_by" in entry.defaults():
@@ -207,7 +227,7 @@ def submit(
     try:
         client = kfp.Client(host=host or None)
         result = client.create_run_from_pipeline_func(
-            entry.load(), arguments=params, experiment_name=experiment
+            entry.load(fresh=True), arguments=params, experiment_name=experiment
         )
     except Exception as exc:  # any transport or API failure: say which host, and why
         raise ServiceUnavailableError(

@@ -20,12 +20,20 @@ def settings() -> Settings:
     return get_settings()
 
 
+def location(config: Settings | None = None):
+    """The root of the shared files: a local folder, or an S3-compatible prefix."""
+    from novamind_core.infrastructure.store.location import StoreLocation
+
+    config = config or settings()
+    return StoreLocation.from_uri(config.store_root_uri, endpoint_url=config.s3_endpoint_url)
+
+
 def dataset_store(config: Settings | None = None):
     """The encrypted, versioned patient store (a clear error without a key)."""
     from novamind_core.infrastructure.store.dataset_store import EncryptedDatasetStore
 
     config = config or settings()
-    return EncryptedDatasetStore(config.store_dir, config.require_encryption_key())
+    return EncryptedDatasetStore(location(config).child("store"), config.require_encryption_key())
 
 
 def audit_trail(actor: str | None = None, config: Settings | None = None):
@@ -35,10 +43,18 @@ def audit_trail(actor: str | None = None, config: Settings | None = None):
     from novamind_core.infrastructure.observability.audit_trail import KeyedAuditTrail
 
     config = config or settings()
+    url = config.checkpoint_url
+    if url.startswith("s3://"):
+        from novamind_core.infrastructure.observability.audit_checkpoints import ObjectCheckpoints
+        from novamind_core.infrastructure.store.location import StoreLocation
+
+        store = ObjectCheckpoints(StoreLocation.from_uri(url, endpoint_url=config.s3_endpoint_url))
+    else:
+        store = SqlCheckpoints(url)
     return KeyedAuditTrail(
         config.audit_log_path,
         config.require_audit_key(),
-        SqlCheckpoints(config.checkpoint_url),
+        store,
         trail=f"{config.service_name}:{config.audit_log_path.resolve()}",
         actor=actor,
     )
@@ -52,13 +68,20 @@ def model_registry():
 
 
 def payload_log(model: str, flush_rows: int = 5000, config: Settings | None = None):
-    """The encrypted payload log of one served model; None without a store key."""
+    """The encrypted payload log of one served model (chunks at the store's location, the
+    journal on local disk); None without a store key."""
     from novamind_core.infrastructure.monitoring.payload_log import PayloadLog
 
     config = config or settings()
     if config.encryption_key is None:
         return None
-    return PayloadLog(config.data_dir, model, config.require_encryption_key(), flush_rows)
+    return PayloadLog(
+        location(config),
+        model,
+        config.require_encryption_key(),
+        flush_rows,
+        journal_dir=config.data_dir / "payload-journal" / model,
+    )
 
 
 def approvals(config: Settings | None = None, signing: bool = False):

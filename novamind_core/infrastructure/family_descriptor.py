@@ -22,10 +22,14 @@ from typing import Any
 from novamind_core.domain.errors import ValidationError
 
 
-def load(path: str) -> Any:
-    """The attribute named by ``"package.module:attribute"``."""
-    module, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+def load(path: str, fresh: bool = False) -> Any:
+    """The attribute named by ``"package.module:attribute"``; ``fresh``: run the module
+    again (a pipeline is built when its module runs, from the settings of that moment)."""
+    module_name, _, attribute = path.partition(":")
+    module = importlib.import_module(module_name)
+    if fresh:
+        module = importlib.reload(module)
+    return getattr(module, attribute)
 
 
 ParamCheck = Callable[[dict, Any], dict]  # (params, settings) -> params, or ValidationError
@@ -40,8 +44,8 @@ class PipelineEntry:
     description: str
     check: ParamCheck | None = None  # rejects what would fail later, before any step runs
 
-    def load(self):
-        return load(self.function)
+    def load(self, fresh: bool = False):
+        return load(self.function, fresh)
 
     def parse(self, pairs: list[str]) -> dict:
         """``key=value`` pairs, typed by the pipeline function's own parameter defaults."""

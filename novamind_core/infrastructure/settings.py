@@ -82,8 +82,14 @@ class Settings(BaseSettings):
     drift_webhook_url: str | None = None
     drift_policy: Path | None = None
 
-    # Where the platform keeps its files.
+    # Where the platform keeps its files: local working files (logs, the audit trail, the
+    # payload journal, local pipeline runs) in data_dir; the shared ones (datasets, payload
+    # chunks, drift reports) at the store's URI — data_dir itself unless set, or
+    # s3://bucket/prefix with NOVAMIND_S3_ENDPOINT_URL and AWS_ACCESS_KEY_ID /
+    # AWS_SECRET_ACCESS_KEY for S3-compatible object storage.
     data_dir: Path = Path("./data")
+    store_uri: str | None = None
+    s3_endpoint_url: str | None = None
     service_name: str = "novamind"
 
     mlflow_tracking_uri: str = Field(
@@ -119,7 +125,12 @@ class Settings(BaseSettings):
 
     @property
     def store_dir(self) -> Path:
+        """The dataset store's folder when the store is local (the default)."""
         return self.data_dir / "store"
+
+    @property
+    def store_root_uri(self) -> str:
+        return self.store_uri or str(self.data_dir)
 
     @property
     def audit_log_path(self) -> Path:
@@ -131,6 +142,8 @@ class Settings(BaseSettings):
         file beside a SQLite MLflow store, else one beside the data directory."""
         if self.audit_checkpoint_url:
             return self.audit_checkpoint_url
+        if self.store_root_uri.startswith("s3://"):  # beside the shared files, not the pod's
+            return f"{self.store_root_uri.rstrip('/')}/audit-checkpoints"
         if self.mlflow_tracking_uri.startswith("sqlite:///"):
             folder = Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent
         else:

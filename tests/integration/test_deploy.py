@@ -37,9 +37,25 @@ def champion(env, tmp_path, monkeypatch):
     return client
 
 
-@pytest.mark.parametrize("path", sorted((MANIFESTS / "base").glob("*.yaml")), ids=lambda p: p.name)
-def test_base_manifests_are_valid(path: Path):
+CLUSTER_MANIFESTS = sorted(
+    p for folder in ("base", "mlflow", "pipelines") for p in (MANIFESTS / folder).glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", CLUSTER_MANIFESTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_cluster_manifests_are_valid(path: Path):
     assert validate_documents(path.read_text()) == []
+
+
+def test_every_setting_a_pipeline_step_reads_is_in_the_config_map_or_the_secret():
+    import yaml
+
+    from novamind_core.infrastructure.kfp import cluster
+
+    config = yaml.safe_load((MANIFESTS / "base" / "configmap.yaml").read_text())["data"]
+    secret = yaml.safe_load((MANIFESTS / "base" / "secret.example.yaml").read_text())
+    assert set(cluster.CONFIG_ENV) <= set(config)
+    assert set(cluster.SECRET_ENV) | set(cluster.OPTIONAL_SECRET_ENV) <= set(secret["stringData"])
 
 
 def test_rendered_inference_service_is_valid_and_pins_the_champion(champion, tmp_path):

@@ -114,6 +114,7 @@ def test_csv_and_parquet_of_the_same_cohort_store_the_same_content(env, tmp_path
 def test_a_killed_ingest_leaves_nothing_that_lasts(raw_dir, env):
     """A writer killed mid-version leaves a hidden folder of encrypted tables and no
     manifest; the next write removes it (its process is gone)."""
+    import socket
     import subprocess
     import sys
 
@@ -123,7 +124,7 @@ def test_a_killed_ingest_leaves_nothing_that_lasts(raw_dir, env):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
-    abandoned = versions / f".v0001-{dead}-x1y2z3"
+    abandoned = versions / f".staging-v0001-{socket.gethostname()}-{dead}-x1y2z3"
     abandoned.mkdir()
     (abandoned / "patients.parquet.enc").write_bytes(b"half written")
     assert ingest(raw_dir).exit_code == 0

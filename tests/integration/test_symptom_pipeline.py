@@ -202,29 +202,74 @@ def test_empty_store_is_a_clear_error(mlflow_env):
     assert "holds no dataset yet" in result.output
 
 
-def test_compile_writes_ir_yaml(tmp_path):
+def compiled(name: str, tmp_path, *options: str) -> tuple[dict, dict]:
+    """The pipeline's KFP IR and its Kubernetes platform spec (the second document)."""
     import yaml
 
-    out = tmp_path / "sf.yaml"
-    result = CliRunner().invoke(
-        app, ["pipeline", "compile", "symptom-forecasting", "--out", str(out)]
-    )
+    out = tmp_path / f"{name}.yaml"
+    result = CliRunner().invoke(app, ["pipeline", "compile", name, "--out", str(out), *options])
     assert result.exit_code == 0, result.output
-    spec = yaml.safe_load(out.read_text())
+    spec, platform = yaml.safe_load_all(out.read_text())
+    return spec, platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def test_compile_writes_ir_yaml(tmp_path):
+    spec, _ = compiled("symptom-forecasting", tmp_path)
     assert set(spec["root"]["dag"]["tasks"]) == set(STEPS)
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
     assert images == {"novamind/digital-twin:0.1.0"}
 
 
-def test_the_drift_monitor_compiles_with_its_retraining_condition(tmp_path):
-    import yaml
+@pytest.mark.parametrize("name", ["symptom-forecasting", "drift-monitor", "deploy-champion"])
+def test_every_compiled_step_carries_its_cluster_wiring(tmp_path, name):
+    """What a pod needs, from the ConfigMap and the Secret (no value in the IR), its
+    resources, retries with backoff, and no cache."""
+    from novamind_core.infrastructure.kfp import cluster
 
-    out = tmp_path / "dm.yaml"
-    result = CliRunner().invoke(app, ["pipeline", "compile", "drift-monitor", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    spec = yaml.safe_load(out.read_text())
+    spec, platform = compiled(name, tmp_path)
+    executors = spec["deploymentSpec"]["executors"]
+    assert set(platform) == set(executors)
+    for name_, executor in executors.items():
+        wiring = platform[name_]
+        (config,) = wiring["configMapAsEnv"]
+        assert config["configMapName"] == cluster.CONFIG_MAP
+        assert {e["configMapKey"]: e["envVar"] for e in config["keyToEnv"]} == cluster.CONFIG_ENV
+        secrets = {
+            (e["secretKey"], e["envVar"], s["optional"])
+            for s in wiring["secretAsEnv"]
+            for e in s["keyToEnv"]
+        }
+        assert {(k, v, False) for k, v in cluster.SECRET_ENV.items()} <= secrets
+        resources = executor["container"]["resources"]
+        assert {"resourceCpuRequest", "resourceCpuLimit", "resourceMemoryLimit"} <= set(resources)
+        assert "accelerator" not in resources  # no GPU unless compiled with --gpu
+        assert "env" not in executor["container"]  # nothing baked into the IR
+    tasks = [t for t in _all_tasks(spec) if "componentRef" in t and "dag" not in t]
+    for task in tasks:
+        if "retryPolicy" in task:
+            assert task["retryPolicy"]["maxRetryCount"] == 2
+        assert not task.get("cachingOptions", {}).get("enableCache", False)
+
+
+def _all_tasks(spec: dict) -> list[dict]:
+    tasks = list(spec["root"]["dag"]["tasks"].values())
+    for component in spec["components"].values():
+        tasks += list(component.get("dag", {}).get("tasks", {}).values())
+    return tasks
+
+
+def test_gpu_is_asked_for_only_by_the_steps_that_can_use_it(tmp_path):
+    spec, platform = compiled("symptom-forecasting", tmp_path, "--gpu")
+    executors = spec["deploymentSpec"]["executors"]
+    with_gpu = {n for n, e in executors.items() if "accelerator" in e["container"]["resources"]}
+    assert with_gpu == {"exec-train-transformer"}
+    assert platform["exec-train-transformer"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+
+
+def test_the_drift_monitor_compiles_with_its_retraining_condition(tmp_path):
+    spec, _ = compiled("drift-monitor", tmp_path)
     assert set(spec["root"]["dag"]["tasks"]) == {"check-drift", "condition-1"}
-    text = out.read_text()
+    text = (tmp_path / "drift-monitor.yaml").read_text()
     assert "== 'drift'" in text and "trigger-retraining" in text
     assert set(spec["root"]["inputDefinitions"]["parameters"]) >= {
         "model",

@@ -232,3 +232,18 @@ def test_entries_written_with_another_key_do_not_verify(tmp_path):
     trail = trail_with(tmp_path, n=2)
     KeyedAuditTrail(trail.path, b"b" * 32).record("read", "v1", purpose="wrong key")
     assert (3, "entry content was edited") in [(p.line, p.problem) for p in trail.verify()]
+
+
+def test_checkpoints_kept_as_objects_catch_a_cut_trail(tmp_path):
+    """On a cluster the checkpoints go to the object store, one object each."""
+    from novamind_core.infrastructure.observability.audit_checkpoints import ObjectCheckpoints
+    from novamind_core.infrastructure.store.location import StoreLocation
+
+    store = ObjectCheckpoints(StoreLocation.from_uri(str(tmp_path / "bucket" / "checkpoints")))
+    trail = KeyedAuditTrail(tmp_path / "audit.jsonl", KEY, store, checkpoint_seconds=0.0)
+    for i in range(4):
+        trail.record("read", f"v{i}", purpose="test")
+    assert [c.seq for c in store.all(trail.trail)] == [1, 2, 3, 4]
+    assert trail.verify() == []
+    write(trail, lines(trail)[:2])
+    assert any("truncated" in p for p in problems_of(trail))

@@ -67,3 +67,35 @@ def test_key_must_be_32_bytes_base64():
     assert decode_key(base64.urlsafe_b64encode(KEY_A).decode()) == KEY_A
     with pytest.raises(ValueError, match="32 bytes"):
         decode_key(base64.urlsafe_b64encode(b"short").decode())
+
+
+def test_a_store_location_writes_whole_files_readable_by_their_owner(tmp_path):
+    from novamind_core.infrastructure.store.location import StoreLocation
+
+    root = StoreLocation.from_uri(str(tmp_path / "root"))
+    payloads = root.child("payloads", "m")
+    payloads.write_bytes("a.bin", b"one")
+    payloads.write_bytes("a.bin", b"two")  # replaced whole
+    assert payloads.read_bytes("a.bin") == b"two"
+    assert payloads.list() == ["a.bin"] and root.list() == ["payloads"]
+    assert (tmp_path / "root" / "payloads" / "m" / "a.bin").stat().st_mode & 0o777 == 0o600
+    assert root.list("nowhere") == [] and not root.exists("payloads/m/b.bin")
+    root.delete("payloads")
+    assert root.list() == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "error", "message"),
+    [
+        ("s3://", "ConfigurationError", "needs a bucket"),
+        ("s3://some-bucket/prefix", "ServiceUnavailableError", "127.0.0.1:9"),
+    ],
+)
+def test_an_object_store_that_cannot_be_used_is_named_at_once(uri, error, message):
+    from novamind_core.domain import errors
+    from novamind_core.infrastructure.store.location import StoreLocation
+
+    with pytest.raises(getattr(errors, error), match=message):
+        StoreLocation.from_uri(
+            uri, endpoint_url="http://127.0.0.1:9", access_key="k", secret_key="s"
+        )

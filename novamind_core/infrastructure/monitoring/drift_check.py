@@ -17,14 +17,14 @@ from novamind_core.domain.drift import DriftResult
 from novamind_core.domain.errors import ValidationError
 from novamind_core.domain.model_registry import ModelVersion
 from novamind_core.infrastructure import composition
+from novamind_core.infrastructure.store.location import StoreLocation
 
 
 @dataclass
 class DriftCheck:
     result: DriftResult
     report: DriftReport | None
-    html_path: Path | None
-    json_path: Path | None
+    written_to: str | None  # where drift_report.html and .json went
     mlflow_run_id: str | None
 
 
@@ -47,7 +47,7 @@ def run_drift_check(
     features: Sequence[str],
     since: datetime | None = None,
     current_path: Path | None = None,
-    out_dir: Path | None = None,
+    out: StoreLocation | None = None,
     min_samples: int | None = None,
     actor: str = "drift-monitor",
 ) -> DriftCheck:
@@ -88,10 +88,9 @@ def run_drift_check(
         alerts,
         source=source,
     )
-    html_path = json_path = None
-    if report is not None and out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        html_path, json_path = out_dir / "drift_report.html", out_dir / "drift_report.json"
-        html_path.write_text(report.html, encoding="utf-8")
-        json_path.write_text(report.json, encoding="utf-8")
-    return DriftCheck(result, report, html_path, json_path, recorder.run_id)
+    written_to = None
+    if report is not None and out is not None:
+        out.write_bytes("drift_report.html", report.html.encode())
+        out.write_bytes("drift_report.json", report.json.encode())
+        written_to = out.uri
+    return DriftCheck(result, report, written_to, recorder.run_id)

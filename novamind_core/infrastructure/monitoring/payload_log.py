@@ -1,10 +1,11 @@
 """Encrypted payload log: request features and predictions, by pseudonym only.
 
 Rows reach disk twice. ``commit`` appends a batch's rows to this process's journal
-(one AES-GCM record, fsynced) before the requests are answered, so an answered request's
-rows survive a killed process; ``flush`` writes the buffered rows as one encrypted
-Parquet chunk under ``<data_dir>/payloads/<model>/`` (what the drift monitor reads) and
-empties the journal. A journal left by a dead process is turned into a chunk by the next
+(one AES-GCM record, fsynced, on the server's local disk) before the requests are
+answered, so an answered request's rows survive a killed process; ``flush`` writes the
+buffered rows as one encrypted Parquet chunk to ``payloads/<model>/`` of the store's
+location (a local folder or object storage: what the drift monitor reads) and empties
+the journal. A journal left by a dead process is turned into a chunk by the next
 ``PayloadLog`` of the same model (``recover``); a record cut short by the kill belongs to
 requests that were never answered and is dropped.
 """
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 from novamind_core.domain.errors import DataProcessingError
 from novamind_core.infrastructure.processes import alive
 from novamind_core.infrastructure.store.encryption import FileCipher
+from novamind_core.infrastructure.store.location import StoreLocation
 
 log = logging.getLogger(__name__)
 LENGTH = struct.Struct(">I")
@@ -35,13 +37,29 @@ JOURNAL_CONTEXT = "payloads/journal"
 
 
 class PayloadLog:
-    def __init__(self, root: Path, model: str, master_key: bytes, flush_rows: int = 5000):
-        self.directory = root / "payloads" / model
+    def __init__(
+        self,
+        root: StoreLocation | Path,
+        model: str,
+        master_key: bytes,
+        flush_rows: int = 5000,
+        journal_dir: Path | None = None,
+    ):
+        """Chunks under ``root``/payloads/``model``; the journal in ``journal_dir`` (a local
+        folder; by default the chunks' folder when that is local)."""
+        if isinstance(root, Path):
+            root = StoreLocation.from_uri(str(root))
+        self.chunks = root.child("payloads", model)
+        if journal_dir is None:
+            if not root.is_local:
+                raise ValueError("a payload log on object storage needs a local journal_dir")
+            journal_dir = Path(self.chunks.root)
+        self.journal_dir = journal_dir
         self._cipher = FileCipher(master_key)
         self._rows: list[dict] = []
         self._lock = threading.Lock()
         self.flush_rows = flush_rows
-        self._journal = self.directory / f"journal-{os.getpid()}.jnl"
+        self._journal = journal_dir / f"journal-{os.getpid()}.jnl"
         self._journal_handle = None
 
     # -- writing ------------------------------------------------------------------------------
@@ -68,7 +86,7 @@ class PayloadLog:
             self.flush()
         return full
 
-    def flush(self) -> Path | None:
+    def flush(self) -> str | None:
         """Write the buffered rows as one encrypted chunk, then empty the journal."""
         with self._lock:
             rows, self._rows = self._rows, []
@@ -90,38 +108,33 @@ class PayloadLog:
 
     def _open_journal(self):
         if self._journal_handle is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.journal_dir.mkdir(parents=True, exist_ok=True)
             self._journal_handle = open(self._journal, "ab")  # noqa: SIM115 (kept open)
             os.chmod(self._journal, 0o600)
         return self._journal_handle
 
-    def _write_chunk(self, rows: list[dict]) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def _write_chunk(self, rows: list[dict]) -> str:
+        """One encrypted Parquet chunk, written whole (and on disk before the journal is
+        emptied: the store location writes a temporary file and renames it, or PUTs)."""
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet.enc"
         buffer = io.BytesIO()
         frame = pd.DataFrame(rows)
         if "logged_at" in frame:
             frame["logged_at"] = pd.to_datetime(frame["logged_at"])
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
-        path = self.directory / name
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(self._cipher.encrypt(buffer.getvalue(), f"payloads/{name}"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        tmp.rename(path)
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # the rename is on disk before the journal is emptied
-        finally:
-            os.close(directory)
-        return path
+        self.chunks.write_bytes(name, self._cipher.encrypt(buffer.getvalue(), f"payloads/{name}"))
+        if self.chunks.is_local:
+            directory = os.open(self.chunks.root, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename is on disk before the journal is emptied
+            finally:
+                os.close(directory)
+        return name
 
     def recover(self) -> int:
         """Turn journals left by dead processes into chunks; return the rows recovered."""
         recovered = 0
-        for journal in sorted(self.directory.glob("journal-*.jnl")):
+        for journal in sorted(self.journal_dir.glob("journal-*.jnl")):
             pid = journal.stem.removeprefix("journal-")
             if not pid.isdigit() or int(pid) == os.getpid() or alive(int(pid)):
                 continue
@@ -156,8 +169,10 @@ class PayloadLog:
     # -- reading ------------------------------------------------------------------------------
     def read_all(self) -> pd.DataFrame:
         frames = []
-        for path in sorted(self.directory.glob("*.parquet.enc")):
-            plain = self._cipher.decrypt(path.read_bytes(), f"payloads/{path.name}")
+        for name in self.chunks.list():
+            if not name.endswith(".parquet.enc"):
+                continue
+            plain = self._cipher.decrypt(self.chunks.read_bytes(name), f"payloads/{name}")
             frames.append(pq.read_table(io.BytesIO(plain)).to_pandas())
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

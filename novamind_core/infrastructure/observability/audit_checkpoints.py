@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -99,6 +100,30 @@ class SqlCheckpoints:
                 table.select().where(table.c.trail == trail).order_by(table.c.id)
             ).fetchall()
         return [Checkpoint(r.trail, r.seq, r.head, r.written_at, r.signature) for r in rows]
+
+
+class ObjectCheckpoints:
+    """Checkpoints as objects of their own at a store location (S3-compatible storage on
+    a cluster): one small JSON object per checkpoint, never rewritten."""
+
+    def __init__(self, location) -> None:
+        self.location = location
+
+    @staticmethod
+    def _folder(trail: str) -> str:
+        return hashlib.sha256(trail.encode()).hexdigest()[:32]
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        name = f"{self._folder(checkpoint.trail)}/{checkpoint.written_at}-{checkpoint.seq}.json"
+        self.location.write_bytes(name, json.dumps(checkpoint.__dict__).encode())
+
+    def all(self, trail: str) -> list[Checkpoint]:
+        folder = self._folder(trail)
+        found = []
+        for name in self.location.list(folder):
+            data = json.loads(self.location.read_bytes(f"{folder}/{name}"))
+            found.append(Checkpoint(**data))
+        return sorted(found, key=lambda c: (c.written_at, c.seq))
 
 
 def _safe(url: str) -> str:

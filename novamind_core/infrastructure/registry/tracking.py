@@ -20,6 +20,7 @@ def configure(experiment: str | None = None) -> str | None:
     import mlflow
 
     uri = get_settings().mlflow_tracking_uri
+    _check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     if experiment is None:
         return None
@@ -34,6 +35,28 @@ def configure(experiment: str | None = None) -> str | None:
     experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
     mlflow.set_experiment(experiment)
     return experiment_id
+
+
+_REACHED: set[str] = set()
+
+
+def _check_reachable(uri: str) -> None:
+    """A tracking server that does not answer is a one-line error naming it, at once —
+    not minutes of MLflow's own retries. Checked once per process."""
+    if not uri.startswith(("http://", "https://")) or uri in _REACHED:
+        return
+    import httpx
+
+    from novamind_core.domain.errors import ServiceUnavailableError
+
+    try:
+        httpx.get(f"{uri.rstrip('/')}/health", timeout=5.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailableError(
+            f"the MLflow tracking server at {uri} (MLFLOW_TRACKING_URI) does not answer: "
+            f"{type(exc).__name__}"
+        ) from None
+    _REACHED.add(uri)
 
 
 def start_pipeline_run(pipeline: str, params: dict) -> str:
