@@ -118,13 +118,10 @@ def reject(
     champion = registry.alias(name, CHAMPION)
     if champion is not None and champion.version == version:
         raise ValidationError(f"{name} version {version} is the champion: use rollback instead")
-    if not note.strip():
-        raise ValidationError("a rejection needs a --note that says why")
-    registry.set_tags(name, version, _decision_tags("rejected", principal.subject, note))
+    _record_noted(registry, audit, principal, name, version, note, "rejected", "a rejection")
     challenger = registry.alias(name, CHALLENGER)
     if challenger is not None and challenger.version == version:
         registry.delete_alias(name, CHALLENGER)
-    audit.record("promotion_rejected", f"{name}/{version}", reviewer=principal.subject)
 
 
 def reopen(
@@ -140,10 +137,16 @@ def reopen(
     candidate = registry.get(name, version)
     if candidate.tags.get("decision") != "rejected":
         raise ValidationError(f"{name} version {version} is not rejected; nothing to reopen")
+    what = "reopening a rejected version"
+    _record_noted(registry, audit, principal, name, version, note, "reopened", what)
+
+
+def _record_noted(registry, audit, principal, name, version, note, decision, what) -> None:
+    """A decision that must say why: its tags on the version, and an audit entry."""
     if not note.strip():
-        raise ValidationError("reopening a rejected version needs a --note that says why")
-    registry.set_tags(name, version, _decision_tags("reopened", principal.subject, note))
-    audit.record("promotion_reopened", f"{name}/{version}", reviewer=principal.subject)
+        raise ValidationError(f"{what} needs a --note that says why")
+    registry.set_tags(name, version, _decision_tags(decision, principal.subject, note))
+    audit.record(f"promotion_{decision}", f"{name}/{version}", reviewer=principal.subject)
 
 
 def rollback(
