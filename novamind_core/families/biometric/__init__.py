@@ -1,0 +1,1 @@
+"""The biometric–symptom correlation family: alignment, lead–lag statistics, directed tests."""
