@@ -83,7 +83,7 @@ _CPIC_NAMES = {
 
 @cache
 def allele_table(gene: Gene) -> dict:
-    """The CPIC allele-function table of one gene (``domain/data/<gene>_allele_functionality.json``)."""
+    """CPIC allele-function table of one gene: ``data/<gene>_allele_functionality.json``."""
     name = f"{gene.value.lower()}_allele_functionality.json"
     return json.loads(resources.files(__package__).joinpath("data", name).read_text("utf-8"))
 

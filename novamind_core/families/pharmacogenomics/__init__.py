@@ -1,0 +1,2 @@
+"""Pharmacogenomics family: CPIC genotype → phenotype → dosing guidance (part 1 of the
+family; the GNN and the ranking come next)."""
