@@ -27,16 +27,19 @@ every test of one analysis.
 Everything is vectorized over patients, pairs and lags: sums of products for all lags
 come from one batched matrix product of the lag-shifted biometrics (a sliding-window
 view) with the symptoms; autocorrelations from FFTs. The only Python loop walks chunks
-of patients, to bound memory.
+of patients, to bound memory, on a thread per core (numpy releases the GIL).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import special, stats
+from scipy import fft, special, stats
 
 from novamind_core.domain.errors import ValidationError
 from novamind_core.families.biometric.signals import (
@@ -165,39 +168,40 @@ def standardized(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarra
 def lagged_sums(zx, ox, zy, oy, max_lag: int) -> np.ndarray:
     """(patients, 6, lags, biometrics, symptoms): n, Σx, Σy, Σx², Σy², Σxy over the days
     where the biometric ``lag`` days earlier and the symptom were both recorded."""
-    patients, b, days = zx.shape
-    s, lags = zy.shape[1], max_lag + 1
-    out = np.empty((patients, 6, lags, b, s))
-    for first in range(0, patients, CHUNK_PATIENTS):
-        rows = slice(first, first + CHUNK_PATIENTS)
-        x = np.concatenate([ox[rows], zx[rows], zx[rows] ** 2], axis=1)  # (c, 3b, D)
-        padded = np.pad(x, ((0, 0), (0, 0), (max_lag, 0)))
-        # window k starts k days into the padding: it is x shifted right by max_lag − k
-        windows = sliding_window_view(padded, days, axis=2)[:, :, ::-1]  # (c, 3b, L, D)
-        left = np.ascontiguousarray(windows.transpose(0, 2, 1, 3)).reshape(-1, lags * 3 * b, days)
-        right = np.concatenate([oy[rows], zy[rows], zy[rows] ** 2], axis=1).transpose(0, 2, 1)
-        m = np.matmul(left, np.ascontiguousarray(right)).reshape(-1, lags, 3, b, 3, s)
-        out[rows, 0] = m[:, :, 0, :, 0, :]  # n
-        out[rows, 1] = m[:, :, 1, :, 0, :]  # Σx
-        out[rows, 2] = m[:, :, 0, :, 1, :]  # Σy
-        out[rows, 3] = m[:, :, 2, :, 0, :]  # Σx²
-        out[rows, 4] = m[:, :, 0, :, 2, :]  # Σy²
-        out[rows, 5] = m[:, :, 1, :, 1, :]  # Σxy
-    return out
+    days, b, s, lags = zx.shape[2], zx.shape[1], zy.shape[1], max_lag + 1
+    x = np.concatenate([ox, zx, zx**2], axis=1)  # (c, 3b, D)
+    padded = np.pad(x, ((0, 0), (0, 0), (max_lag, 0)))
+    # window k starts k days into the padding: it is x shifted right by max_lag − k
+    windows = sliding_window_view(padded, days, axis=2)[:, :, ::-1]  # (c, 3b, L, D)
+    left = np.ascontiguousarray(windows.transpose(0, 2, 1, 3)).reshape(-1, lags * 3 * b, days)
+    right = np.ascontiguousarray(np.concatenate([oy, zy, zy**2], axis=1).transpose(0, 2, 1))
+    m = np.matmul(left, right).reshape(-1, lags, 3, b, 3, s)
+    pick = ((0, 0), (1, 0), (0, 1), (2, 0), (0, 2), (1, 1))  # n Σx Σy Σx² Σy² Σxy
+    return np.stack([m[:, :, i, :, j, :] for i, j in pick], axis=1)
 
 
 def autocorrelation(z: np.ndarray, mask: np.ndarray, max_distance: int):
     """Per patient and series, for distances 0..max_distance days: Σ z(t)z(t+d) and the
-    count of day pairs recorded at both ends (FFT, all series at once)."""
-    days = z.shape[-1]
-    size = 1 << int(np.ceil(np.log2(max(2 * days, 2))))
-    products, counts = [], []
-    for first in range(0, z.shape[0], CHUNK_PATIENTS):
-        rows = slice(first, first + CHUNK_PATIENTS)
-        for series, out in ((z[rows], products), (mask[rows].astype(float), counts)):
-            spectrum = np.fft.rfft(series, size)
-            out.append(np.fft.irfft(spectrum * spectrum.conj(), size)[..., : max_distance + 1])
-    return np.concatenate(products), np.rint(np.concatenate(counts))
+    count of day pairs recorded at both ends (FFT, all series at once; the transform is
+    long enough that no product wraps around)."""
+    size = fft.next_fast_len(z.shape[-1] + max_distance, real=True)
+    out = []
+    for series in (z, mask.astype(float)):
+        spectrum = fft.rfft(series, size)
+        out.append(fft.irfft(spectrum * spectrum.conj(), size)[..., : max_distance + 1])
+    return out[0], np.rint(out[1])
+
+
+def _chunk(values, rows, method, nb, max_lag, distance):
+    """What one chunk of patients contributes: the lagged sums and autocorrelations."""
+    z, mask = standardized(values[:, rows], method)
+    sums = lagged_sums(
+        z[:, :nb], mask[:, :nb].astype(float), z[:, nb:], mask[:, nb:].astype(float), max_lag
+    )
+    if distance == 0:
+        return sums, None, None
+    products, counts = autocorrelation(z, mask, distance)
+    return sums, products, counts
 
 
 def _acf(products, counts, pooled: bool):
@@ -252,12 +256,24 @@ def _test(r, n_eff, confidence):
 
 def lead_lag(values: np.ndarray, settings: EngineSettings) -> LeadLag:
     """Every test of ``values`` (patients, signals in ``SIGNALS`` order, days)."""
+    if values.ndim != 3 or values.shape[0] == 0 or values.shape[2] == 0:
+        raise ValidationError("nothing to analyse: no patient has a day of data")
     b_rows = [SIGNALS.index(b) for b in settings.biometrics]
     s_rows = [SIGNALS.index(s) for s in settings.symptoms]
-    z, mask = standardized(values[:, b_rows + s_rows], settings.method)
     nb = len(b_rows)
-    zx, ox, zy, oy = z[:, :nb], mask[:, :nb], z[:, nb:], mask[:, nb:]
-    sums = lagged_sums(zx, ox.astype(float), zy, oy.astype(float), settings.max_lag)
+    distance = min(ACF_MAX_LAG, max(values.shape[-1] - 1, 0)) if settings.autocorrelation else 0
+    starts = range(0, max(values.shape[0], 1), CHUNK_PATIENTS)
+    work = partial(
+        _chunk,
+        rows=b_rows + s_rows,
+        method=settings.method,
+        nb=nb,
+        max_lag=settings.max_lag,
+        distance=distance,
+    )
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(starts))) as pool:
+        parts = list(pool.map(lambda i: work(values[i : i + CHUNK_PATIENTS]), starts))
+    sums = np.concatenate([p[0] for p in parts])
     n, sx, sy, sxx, syy, sxy = (sums[:, i] for i in range(6))
     with np.errstate(divide="ignore", invalid="ignore"):
         cxx = sxx - sx**2 / n
@@ -265,9 +281,9 @@ def lead_lag(values: np.ndarray, settings: EngineSettings) -> LeadLag:
         cxy = sxy - sx * sy / n
     tiny = 1e-9 * np.maximum(n, 1)
     constant = (cxx <= tiny) | (cyy <= tiny)  # no variation over these paired days
-    distance = min(ACF_MAX_LAG, max(values.shape[-1] - 1, 0))
-    if settings.autocorrelation and distance > 0:
-        products, counts = autocorrelation(z, mask, distance)
+    if distance > 0:
+        products = np.concatenate([p[1] for p in parts])
+        counts = np.concatenate([p[2] for p in parts])
         own_rx, qx = _acf(products[:, :nb], counts[:, :nb], pooled=False)
         own_ry, qy = _acf(products[:, nb:], counts[:, nb:], pooled=False)
         pool_rx, _ = _acf(products[:, :nb], counts[:, :nb], pooled=True)
