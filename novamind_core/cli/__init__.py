@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from novamind_core.cli import audit, data, deploy, models, monitor, pipeline
+from novamind_core.cli import audit, data, deploy, models, monitor, pgx, pipeline
 from novamind_core.cli.common import configure
 from novamind_core.cli.serve import serve
 from novamind_core.cli.token import token
@@ -23,6 +23,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(audit.app, name="audit")
+app.add_typer(pgx.app, name="pgx")
 app.command("token")(token)
 app.command("serve")(serve)
 
