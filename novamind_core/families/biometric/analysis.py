@@ -135,6 +135,17 @@ def patient_exclusions(aligned: AlignedCohort, settings: EngineSettings, used: n
     return [Exclusion("patient", reason, int(mask.sum())) for reason, mask in reasons if mask.any()]
 
 
+def _constant_series(constant: np.ndarray, settings: EngineSettings) -> list[Exclusion]:
+    """Series without any variation (a device stuck on one value): nothing to relate."""
+    if not constant.any():
+        return []
+    names = np.array([*settings.biometrics, *settings.symptoms])
+    which = sorted(set(names[np.nonzero(constant)[-1]]))
+    return [
+        Exclusion("pair", "constant series (no variation)", int(constant.sum()), ", ".join(which))
+    ]
+
+
 def _pair_exclusions(tests: Tests, settings: EngineSettings, what: str) -> list[Exclusion]:
     out = []
     for code, reason in (
@@ -145,6 +156,11 @@ def _pair_exclusions(tests: Tests, settings: EngineSettings, what: str) -> list[
         if count:
             out.append(Exclusion("pair", reason, count, "biometric × symptom × lag tests"))
     return out
+
+
+def _associated(tests: pd.DataFrame) -> set:
+    found = tests[tests["significant"]]
+    return set(zip(found["biometric"], found["symptom"], found["lag_days"], strict=True))
 
 
 def correlate(
@@ -164,6 +180,7 @@ def correlate(
     lag, b, s = np.nonzero(engine.pooled.valid)
     tests["n_patients"] = engine.patients_pooled[lag, b, s]
     exclusions = patient_exclusions(aligned, settings, used)
+    exclusions += _constant_series(engine.constant_series, settings)
     exclusions += _pair_exclusions(
         engine.pooled, settings, "fewer than two patients with 3 or more"
     )
@@ -177,7 +194,7 @@ def correlate(
                 f"of {engine.per_patient.reason.size} patient × biometric × symptom × lag",
             )
         )
-    directed = directed_tests(aligned.values[used], settings)
+    directed = directed_tests(aligned.values[used], settings, _associated(tests))
     return Analysis(settings, tests, directed, exclusions, int(used.sum()), None)
 
 
@@ -185,10 +202,11 @@ def _one_patient(aligned, settings, engine: LeadLag, patient: str) -> Analysis:
     tests = table(engine.per_patient, settings, index=(0,))
     used = engine.per_patient.valid.reshape(1, -1).any(axis=1)
     exclusions = patient_exclusions(aligned, settings, used)
+    exclusions += _constant_series(engine.constant_series, settings)
     exclusions += _pair_exclusions(
         engine.per_patient, settings, f"fewer than {settings.min_pairs} or too autocorrelated"
     )
-    directed = directed_tests(aligned.values, settings)
+    directed = directed_tests(aligned.values, settings, _associated(tests))
     return Analysis(settings, tests, directed, exclusions, int(used.sum()), patient)
 
 
@@ -202,13 +220,14 @@ def analyses_per_patient(aligned: AlignedCohort, settings: EngineSettings) -> li
         tests = table(engine.per_patient, settings, index=(i,))
         used = engine.per_patient.valid[i].reshape(1, -1).any(axis=1)
         exclusions = patient_exclusions(one, settings, used)
+        exclusions += _constant_series(engine.constant_series[i : i + 1], settings)
         sub = Tests(
             *(getattr(engine.per_patient, f)[i : i + 1] for f in Tests.__dataclass_fields__)
         )
         exclusions += _pair_exclusions(
             sub, settings, f"fewer than {settings.min_pairs} or too autocorrelated"
         )
-        directed = directed_tests(one.values, settings)
+        directed = directed_tests(one.values, settings, _associated(tests))
         out.append(Analysis(settings, tests, directed, exclusions, int(used.sum()), str(key)))
     return out
 

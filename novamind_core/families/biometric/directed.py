@@ -14,7 +14,9 @@ themself; β's standard error is cluster-robust by patient (statsmodels OLS,
 autocorrelation inside a patient. For a single patient it is Newey–West (HAC). Lag 0
 is a same-day relation given the past, not a precedence in time: the table says which.
 An edge is a pair's lag with the smallest q-value, when that q is at most the analysis's
-false discovery rate; its strength is the partial correlation t / √(t² + df).
+false discovery rate *and* the lead–lag test of the same pair and lag is significant too
+(both procedures control the false discovery rate; asking both keeps a chance finding of
+one from becoming an arrow); its strength is the partial correlation t / √(t² + df).
 """
 
 from __future__ import annotations
@@ -88,9 +90,12 @@ def _fit(y, x, past, groups, patients: int):
     return t, p, df
 
 
-def directed_tests(values: np.ndarray, settings: EngineSettings) -> DirectedTests:
+def directed_tests(
+    values: np.ndarray, settings: EngineSettings, associated: set | None = None
+) -> DirectedTests:
     """Every conditional test of ``values`` (patients, signals, days), with BH q-values
-    over all of them, and the edges they support."""
+    over all of them, and the edges they support; ``associated``: the (biometric,
+    symptom, lag) whose lead–lag test was significant (None: do not ask)."""
     patients = values.shape[0]
     rows = []
     for symptom in settings.symptoms:
@@ -116,8 +121,10 @@ def directed_tests(values: np.ndarray, settings: EngineSettings) -> DirectedTest
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy())
     table["significant"] = table["q_value"] <= settings.fdr
     table["relation"] = np.where(table["lag_days"] == 0, "same day, given the past", "precedes")
+    keys = zip(table["biometric"], table["symptom"], table["lag_days"], strict=True)
+    table["associated"] = [associated is None or key in associated for key in keys]
     best = (
-        table[table["significant"]]
+        table[table["significant"] & table["associated"]]
         .sort_values(["q_value", "p_value"])
         .drop_duplicates(["biometric", "symptom"])
     )

@@ -146,6 +146,7 @@ class LeadLag:
     per_patient: Tests
     patients_pooled: np.ndarray  # (lag, biometric, symptom) patients contributing
     contributes: np.ndarray  # (patient,) contributes to at least one pooled test
+    constant_series: np.ndarray  # (patient, biometrics + symptoms) no variation at all
 
 
 def standardized(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -160,9 +161,9 @@ def standardized(values: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarra
     mean = filled.sum(-1, keepdims=True) / np.maximum(count, 1)
     centred = np.where(mask, values - mean, 0.0)
     sd = np.sqrt((centred**2).sum(-1, keepdims=True) / np.maximum(count, 1))
-    constant = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    constant = (count >= 2) & (sd <= 1e-12 * np.maximum(np.abs(mean), 1.0))
     mask &= ~constant
-    return np.where(mask, centred / np.where(constant, 1.0, sd), 0.0), mask
+    return np.where(mask, centred / np.where(sd > 0, sd, 1.0), 0.0), mask, constant[..., 0]
 
 
 def lagged_sums(zx, ox, zy, oy, max_lag: int) -> np.ndarray:
@@ -194,14 +195,14 @@ def autocorrelation(z: np.ndarray, mask: np.ndarray, max_distance: int):
 
 def _chunk(values, rows, method, nb, max_lag, distance):
     """What one chunk of patients contributes: the lagged sums and autocorrelations."""
-    z, mask = standardized(values[:, rows], method)
+    z, mask, constant = standardized(values[:, rows], method)
     sums = lagged_sums(
         z[:, :nb], mask[:, :nb].astype(float), z[:, nb:], mask[:, nb:].astype(float), max_lag
     )
     if distance == 0:
-        return sums, None, None
+        return sums, constant, None, None
     products, counts = autocorrelation(z, mask, distance)
-    return sums, products, counts
+    return sums, constant, products, counts
 
 
 def _acf(products, counts, pooled: bool):
@@ -282,8 +283,8 @@ def lead_lag(values: np.ndarray, settings: EngineSettings) -> LeadLag:
     tiny = 1e-9 * np.maximum(n, 1)
     constant = (cxx <= tiny) | (cyy <= tiny)  # no variation over these paired days
     if distance > 0:
-        products = np.concatenate([p[1] for p in parts])
-        counts = np.concatenate([p[2] for p in parts])
+        products = np.concatenate([p[2] for p in parts])
+        counts = np.concatenate([p[3] for p in parts])
         own_rx, qx = _acf(products[:, :nb], counts[:, :nb], pooled=False)
         own_ry, qy = _acf(products[:, nb:], counts[:, nb:], pooled=False)
         pool_rx, _ = _acf(products[:, :nb], counts[:, :nb], pooled=True)
@@ -296,7 +297,8 @@ def lead_lag(values: np.ndarray, settings: EngineSettings) -> LeadLag:
         own = pooled_factor = np.ones((values.shape[0], 1, nb, len(s_rows)))
     per_patient = _per_patient(n, cxx, cyy, cxy, constant, own, settings)
     pooled, patients, contributes = _pooled(n, cxx, cyy, cxy, constant, pooled_factor, settings)
-    return LeadLag(settings, pooled, per_patient, patients, contributes)
+    constant_series = np.concatenate([p[1] for p in parts])
+    return LeadLag(settings, pooled, per_patient, patients, contributes, constant_series)
 
 
 def _per_patient(n, cxx, cyy, cxy, constant, factor, settings) -> Tests:
