@@ -6,6 +6,7 @@ import typer
 
 from novamind_core.cli import audit, data, deploy, models, monitor, pgx, pipeline
 from novamind_core.cli.common import configure
+from novamind_core.cli.correlate import correlate
 from novamind_core.cli.serve import serve
 from novamind_core.cli.token import token
 
@@ -26,6 +27,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(pgx.app, name="pgx")
 app.command("token")(token)
 app.command("serve")(serve)
+app.command("correlate")(correlate)
 
 
 def main() -> None:
