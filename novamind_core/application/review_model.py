@@ -15,7 +15,7 @@ class ReviewArtifacts(Protocol):
 
     def evaluation(self, name: str, version: str) -> dict: ...
 
-    def charts(self, name: str, version: str) -> list[bytes]: ...
+    def charts(self, name: str, version: str, folder: str) -> list[bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,10 @@ class ReviewTable:
 class ReviewContent(Protocol):
     """What a family's review shows beyond the rows every review has: its headline
     figures beside the champion's, its own tables (e.g. per-horizon errors), and what
-    its charts show."""
+    its charts show, and the folder of the version's run that holds them."""
 
     charts_title: str
+    charts_folder: str
 
     def summary_rows(
         self, candidate: dict, champion: dict | None
@@ -124,5 +125,5 @@ def build_review(
         candidate_evaluation=artifacts.evaluation(name, candidate.version),
         champion_evaluation=artifacts.evaluation(name, champion.version) if champion else None,
         content=content,
-        charts=artifacts.charts(name, candidate.version),
+        charts=artifacts.charts(name, candidate.version, content.charts_folder),
     )

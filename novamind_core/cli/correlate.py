@@ -12,12 +12,9 @@ from novamind_core.cli.common import console, handles_errors
 LIMIT_HELP = "Show at most this many significant relations (the file holds every test)."
 
 
-def _q(value: float) -> str:
-    """A q-value as read: one that underflowed to 0 is below the smallest double."""
-    return "< 1e-300" if value == 0 else f"{value:.2g}"
-
-
 def _relations(analysis, limit: int) -> Table:
+    from novamind_core.families.biometric.output import format_q
+
     found = analysis.significant()
     level = round(analysis.settings.confidence * 100)
     table = Table(
@@ -39,7 +36,7 @@ def _relations(analysis, limit: int) -> Table:
             str(row.lag_days),
             f"{row.coefficient:+.3f}",
             f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]",
-            _q(row.q_value),
+            format_q(row.q_value),
             str(row.n_pairs),
             f"{row.n_effective:,.0f}",
             "yes" if row.clinically_relevant else "",
@@ -48,6 +45,8 @@ def _relations(analysis, limit: int) -> Table:
 
 
 def _edges(analysis) -> Table:
+    from novamind_core.families.biometric.output import format_q
+
     table = Table(
         "biometric",
         "→ symptom",
@@ -65,7 +64,7 @@ def _edges(analysis) -> Table:
             str(row.lag_days),
             row.relation,
             f"{row.strength:+.3f}",
-            _q(row.q_value),
+            format_q(row.q_value),
             str(row.n_obs),
         )
     return table

@@ -226,9 +226,7 @@ def _cyp2d6_phenotype(score: float) -> Phenotype:
 @cache
 def _cyp2c19_rules() -> dict[tuple[str, ...], Phenotype]:
     rules = allele_table(Gene.CYP2C19)["phenotype_by_functions"]
-    return {
-        tuple(sorted(r["functions"])): Phenotype.from_cpic_name(r["phenotype"]) for r in rules
-    }
+    return {tuple(sorted(r["functions"])): Phenotype.from_cpic_name(r["phenotype"]) for r in rules}
 
 
 def _cyp2c19_phenotype(a: StarAllele, b: StarAllele) -> Phenotype:

@@ -12,10 +12,11 @@ import json
 from datetime import datetime
 
 from novamind_core.domain.errors import NotFoundError, ValidationError
+from novamind_core.families.biometric.family import CORRELATION
 from novamind_core.families.forecasting.family import FORECASTING
 from novamind_core.infrastructure.family_descriptor import Family, PipelineEntry
 
-FAMILIES: tuple[Family, ...] = (FORECASTING,)
+FAMILIES: tuple[Family, ...] = (FORECASTING, CORRELATION)
 DEFAULT_MODEL = FAMILIES[0].model_name  # what the drift and deploy pipelines act on by default
 
 

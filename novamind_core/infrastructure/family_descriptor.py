@@ -48,7 +48,8 @@ class PipelineEntry:
         return load(self.function, fresh)
 
     def parse(self, pairs: list[str]) -> dict:
-        """``key=value`` pairs, typed by the pipeline function's own parameter defaults."""
+        """``key=value`` pairs, typed by the pipeline function's own parameter defaults; a
+        text value ``@PATH`` is the content of the file at PATH (e.g. a JSON document)."""
         defaults = self.defaults()
         params = {}
         for pair in pairs:
@@ -57,7 +58,10 @@ class PipelineEntry:
                 raise ValidationError(f"--param expects key=value, got {pair!r}")
             if key not in defaults:
                 raise ValidationError(f"unknown parameter {key!r}; known: {', '.join(defaults)}")
-            params[key] = _typed(key, raw, type(defaults[key]))
+            kind = type(defaults[key])
+            if kind is str and raw.startswith("@"):
+                raw = _file_text(key, raw[1:])
+            params[key] = _typed(key, raw, kind)
         return params
 
     def defaults(self) -> dict[str, Any]:
@@ -69,6 +73,17 @@ class PipelineEntry:
         params = self.check(dict(params), settings) if self.check else dict(params)
         accepted = self.defaults()
         return {k: v for k, v in params.items() if k in accepted}
+
+
+def _file_text(key: str, path: str) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(
+            f"parameter {key}: cannot read {path!r} ({exc.strerror or exc})"
+        ) from None
 
 
 def _typed(key: str, raw: str, kind: type) -> Any:

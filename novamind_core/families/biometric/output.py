@@ -24,6 +24,20 @@ EDGE_COLUMNS = (
 )
 
 
+def format_q(value: float) -> str:
+    """A p- or q-value as read: one that underflowed to 0 is below the smallest double."""
+    return "< 1e-300" if value == 0 else f"{value:.2g}"
+
+
+def records(frame) -> list[dict]:
+    """Rows as plain JSON values at full precision (``to_json`` rounds to decimal places:
+    a q-value of 1e-12 would become 0)."""
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
 def document(analysis: Analysis, version: str | None = None) -> dict:
     """Everything of an analysis as plain JSON values (no NaN)."""
     tests = analysis.tests[list(COLUMNS)]
@@ -33,8 +47,8 @@ def document(analysis: Analysis, version: str | None = None) -> dict:
         "patient": analysis.patient,
         "patients": analysis.patients,
         "settings": analysis.settings.to_dict(),
-        "tests": json.loads(tests.to_json(orient="records")),
-        "causal_edges": json.loads(edges.to_json(orient="records")),
+        "tests": records(tests),
+        "causal_edges": records(edges),
         "exclusions": [asdict(e) for e in analysis.exclusions],
         "temporal_patterns": [],
     }

@@ -25,6 +25,7 @@ def _pick(source: dict, model: str, metric: str, h: int) -> str:
 
 class ForecastReview:
     charts_title = "Fan charts (held-out patients)"
+    charts_folder = "fan_charts"
 
     def summary_rows(self, candidate: dict, champion: dict | None) -> list[tuple[str, str, str]]:
         rows = [

@@ -1,4 +1,4 @@
-"""Fetch a version's evaluation and fan charts from its MLflow run."""
+"""Fetch a version's evaluation and charts from its MLflow run."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ class MlflowReviewArtifacts:
             path = self.registry.client.download_artifacts(run_id, "evaluation.json", tmp)
             return json.loads(Path(path).read_text())
 
-    def charts(self, name: str, version: str) -> list[bytes]:
+    def charts(self, name: str, version: str, folder: str) -> list[bytes]:
         run_id = self.registry.run_id(name, version)
-        names = [a.path for a in self.registry.client.list_artifacts(run_id, "fan_charts")]
+        names = [a.path for a in self.registry.client.list_artifacts(run_id, folder)]
         with tempfile.TemporaryDirectory() as tmp:
             return [
                 Path(self.registry.client.download_artifacts(run_id, n, tmp)).read_bytes()

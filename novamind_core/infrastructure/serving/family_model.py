@@ -107,6 +107,10 @@ class FamilyModel(Model):
     def v1_response(self, version: str, answer: dict[str, np.ndarray]) -> dict:
         raise NotImplementedError
 
+    def answered_patients(self, answer: dict[str, np.ndarray]) -> list[str]:
+        """The pseudonyms an answer is about (for its audit entry)."""
+        return sorted(set(answer["patient_key"].tolist()))
+
     # -- lifecycle --------------------------------------------------------------------------
     def load(self) -> bool:
         """Load (or reload) the champion; on failure keep serving what is loaded. A
@@ -166,7 +170,7 @@ class FamilyModel(Model):
         if self.audit is not None or self.payload_log is not None:
             details = {
                 "subject": (headers or {}).get("x-novamind-subject", "unknown"),
-                "patients": sorted(set(answer["patient_key"].tolist())),
+                "patients": self.answered_patients(answer),
                 "protocol": result["protocol"],
             }
             event = ("predict", f"{self.name}/{result['version']}", details)

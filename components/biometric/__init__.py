@@ -1,0 +1,1 @@
+"""The biometric-correlation pipeline's components."""

@@ -1,0 +1,249 @@
+"""KServe predictor of ``biometric-correlator``: what is the correlator's own.
+
+A request carries, per patient, either a daily history of wearables and symptoms or only
+a pseudonym whose history (the last ``STORED_DAYS`` days) is read from the encrypted
+store. Each patient's answer is that patient's ``BiometricCorrelationResult``: every
+lead–lag test with q-values over the patient's own tests, the directed edges, and what
+was excluded and why. Concurrent requests are batched into one engine pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from kserve.errors import InvalidInput
+
+from novamind_core.domain.drift import PREDICTION
+from novamind_core.families.biometric.analysis import analyses_per_patient
+from novamind_core.families.biometric.family import MODEL_NAME
+from novamind_core.families.biometric.signals import KEY, SIGNALS
+from novamind_core.infrastructure.serving.family_model import FamilyModel, Stored
+from novamind_core.infrastructure.serving.request_checks import ValueColumns, history
+
+STORED_DAYS = 365  # of a stored patient's history, the last this many days are analysed
+MAX_SPAN_DAYS = 730  # a sent history may span at most this many days
+TESTS = {
+    KEY: "BYTES",
+    "biometric": "BYTES",
+    "symptom": "BYTES",
+    "lag_days": "INT32",
+    "coefficient": "FP32",
+    "ci_low": "FP32",
+    "ci_high": "FP32",
+    "p_value": "FP64",
+    "q_value": "FP64",
+    "n_pairs": "INT32",
+    "n_effective": "FP32",
+    "significant": "BOOL",
+    "clinically_relevant": "BOOL",
+}
+EDGES = {
+    "edge_patient_key": "BYTES",
+    "edge_biometric": "BYTES",
+    "edge_symptom": "BYTES",
+    "edge_lag_days": "INT32",
+    "edge_relation": "BYTES",
+    "edge_strength": "FP32",
+    "edge_p_value": "FP64",
+    "edge_q_value": "FP64",
+    "edge_n_obs": "INT32",
+}
+EXCLUSIONS = {
+    "exclusion_patient_key": "BYTES",
+    "exclusion_scope": "BYTES",
+    "exclusion_reason": "BYTES",
+    "exclusion_count": "INT32",
+    "exclusion_detail": "BYTES",
+}
+NUMPY = {"BYTES": object, "INT32": np.int32, "FP32": np.float32, "FP64": np.float64, "BOOL": bool}
+
+
+class BiometricCorrelatorModel(FamilyModel):
+    values = ValueColumns(SIGNALS)
+    max_instances = 32  # each patient's analysis runs ~200 tests and 100 regressions
+
+    def __init__(self, loader, history_source=None, payload_log=None, audit=None):
+        super().__init__(MODEL_NAME, loader, history_source, payload_log, audit)
+
+    def get_input_types(self) -> list[dict]:
+        return [
+            {"name": KEY, "datatype": "BYTES", "shape": [-1]},
+            {"name": "day", "datatype": "BYTES", "shape": [-1]},
+        ] + [{"name": c, "datatype": "FP32", "shape": [-1]} for c in SIGNALS]
+
+    def get_output_types(self) -> list[dict]:
+        return [
+            {"name": name, "datatype": kind, "shape": [-1]}
+            for name, kind in {**TESTS, **EDGES, **EXCLUSIONS}.items()
+        ]
+
+    # -- requests -> one daily history per patient ----------------------------------------
+    def parse_v1(self, instances: list[tuple[str, str, dict]]) -> list:
+        parts = []
+        for where, key, instance in instances:
+            if "history" not in instance:
+                parts.append(Stored(key, where))
+                continue
+            rows = instance["history"]
+            if not isinstance(rows, list) or not rows:
+                raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
+            allowed = {"day", KEY, *SIGNALS}
+            for j, row in enumerate(rows):
+                if not isinstance(row, dict) or "day" not in row:
+                    raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
+                if not allowed.issuperset(row):
+                    raise InvalidInput(
+                        f"{where}.history[{j}] has fields this model does not take; "
+                        f"allowed: {sorted(allowed)}"
+                    )
+            days = [row["day"] for row in rows]
+            parts.append(history(key, days, self.values.from_rows(rows, where), where))
+        return parts
+
+    def parse_v2(self, keys: list[str], columns: dict) -> list:
+        if set(columns) == {KEY}:
+            return [Stored(key, KEY) for key in keys]
+        if "day" not in columns:
+            raise InvalidInput(
+                "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
+            )
+        numbers = {c: columns[c] for c in SIGNALS if c in columns}
+        sent = np.array(columns[KEY], dtype=object)
+        parts = []
+        for key in keys:
+            rows = np.flatnonzero(sent == key)
+            values = self.values.from_columns({c: v[rows] for c, v in numbers.items()}, "inputs")
+            parts.append(history(key, [columns["day"][j] for j in rows], values, "inputs"))
+        return parts
+
+    def combine(self, parts: list[dict]) -> list[dict]:
+        return self.values.merge_patients(parts)
+
+    def check(self, parts: list[dict]) -> None:
+        for part in parts:
+            span = int((part["day"][-1] - part["day"][0]).astype(int)) + 1
+            if span > MAX_SPAN_DAYS:
+                raise InvalidInput(
+                    f"patient {part['key']}'s history spans {span} days; send at most "
+                    f"{MAX_SPAN_DAYS}"
+                )
+
+    def from_store(self, ref: Stored) -> dict:
+        frame = self.stored_history(ref.key, ref.where, STORED_DAYS)
+        return {
+            "key": ref.key,
+            "day": frame["day"].to_numpy("datetime64[D]"),
+            **{c: frame[c].to_numpy(float) for c in SIGNALS},
+        }
+
+    # -- one engine pass for a batch of requests ------------------------------------------
+    def predict_batch(self, servable, version, requests: list[list[dict]]) -> list[tuple]:
+        parts = [part for request in requests for part in request]
+        ids = [f"{i:06d}" for i in range(len(parts))]  # a patient may be in two requests
+        frame = pd.concat(
+            [
+                pd.DataFrame({KEY: i, "day": part["day"], **{c: part[c] for c in SIGNALS}})
+                for i, part in zip(ids, parts, strict=True)
+            ],
+            ignore_index=True,
+        )
+        from novamind_core.families.biometric.alignment import AlignedCohort
+
+        analyses = analyses_per_patient(AlignedCohort.from_frame(frame), servable.settings)
+        by_id = {a.patient: a for a in analyses}
+        answers = [_columns(part["key"], by_id[i]) for i, part in zip(ids, parts, strict=True)]
+        logged = [
+            _payload_row(part, answer, version) for part, answer in zip(parts, answers, strict=True)
+        ]
+        results, first = [], 0
+        for request in requests:
+            last = first + len(request)
+            merged = {
+                name: np.concatenate([a[name] for a in answers[first:last]])
+                for name in answers[first]
+            }
+            results.append((merged, logged[first:last] if self.payload_log else []))
+            first = last
+        return results
+
+    def answered_patients(self, answer: dict[str, np.ndarray]) -> list[str]:
+        """Every patient asked about, with or without a computed test."""
+        return sorted(set(answer["asked"].tolist()))
+
+    def v1_response(self, version: str, answer: dict[str, np.ndarray]) -> dict:
+        out: dict[str, dict] = {}
+        for key in dict.fromkeys(
+            answer[KEY].tolist()
+            + answer["edge_patient_key"].tolist()
+            + answer["exclusion_patient_key"].tolist()
+        ):
+            out[key] = {
+                KEY: key,
+                "model_version": version,
+                "tests": 0,
+                "correlation_strength": [],
+                "temporal_patterns": [],
+                "causal_graph": [],
+                "exclusions": [],
+            }
+        tests = _rows(answer, TESTS, "")
+        for row in tests:
+            entry = out[row[KEY]]
+            entry["tests"] += 1
+            if row["significant"]:
+                entry["correlation_strength"].append({k: v for k, v in row.items() if k != KEY})
+        for entry in out.values():
+            entry["correlation_strength"].sort(key=lambda r: -abs(r["coefficient"]))
+        for row in _rows(answer, EDGES, "edge_"):
+            out[row.pop(KEY)]["causal_graph"].append(row)
+        for row in _rows(answer, EXCLUSIONS, "exclusion_"):
+            out[row.pop(KEY)]["exclusions"].append(row)
+        return {"predictions": list(out.values())}
+
+
+def _rows(answer: dict, names: dict, prefix: str) -> list[dict]:
+    """Rows of one output table as plain JSON values (prefix dropped, floats rounded)."""
+    columns = {}
+    for name, kind in names.items():
+        values = answer[name]
+        plain = name[len(prefix) :] if name != KEY and prefix else name
+        plain = KEY if plain == "patient_key" else plain
+        columns[plain] = (
+            np.round(values.astype(float), 6).tolist() if kind.startswith("FP") else values.tolist()
+        )
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _columns(key: str, analysis) -> dict[str, np.ndarray]:
+    """One patient's answer as output columns (every declared tensor present)."""
+    tests, edges = analysis.tests, analysis.directed.edges
+    n = len(tests)
+    out = {KEY: np.full(n, key, dtype=object)}
+    for name in list(TESTS)[1:]:
+        out[name] = tests[name].to_numpy().astype(NUMPY[TESTS[name]])
+    out["edge_patient_key"] = np.full(len(edges), key, dtype=object)
+    for name in list(EDGES)[1:]:
+        column = edges[name.removeprefix("edge_")].to_numpy()
+        out[name] = column.astype(NUMPY[EDGES[name]])
+    excluded = analysis.exclusions
+    out["exclusion_patient_key"] = np.full(len(excluded), key, dtype=object)
+    out["exclusion_scope"] = np.array([e.scope for e in excluded], dtype=object)
+    out["exclusion_reason"] = np.array([e.reason for e in excluded], dtype=object)
+    out["exclusion_count"] = np.array([e.count for e in excluded], dtype=np.int32)
+    out["exclusion_detail"] = np.array([e.detail for e in excluded], dtype=object)
+    out["asked"] = np.array([key], dtype=object)  # not a tensor: who the answer is about
+    return out
+
+
+def _payload_row(part: dict, answer: dict, version) -> dict:
+    """What the payload log keeps of one patient's request: the span and the share of
+    days each signal was recorded, and the number of significant relations."""
+    recorded = {f"{c}_recorded_share": float(np.mean(~np.isnan(part[c]))) for c in SIGNALS}
+    return {
+        "logged_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        "model_version": str(version),
+        KEY: part["key"],
+        "days": len(part["day"]),
+        **recorded,
+        PREDICTION: float(answer["significant"].sum()),
+    }
