@@ -1,8 +1,13 @@
 """Per-drug guidance against an expected table written from the guidelines themselves.
 
-EXPECTED below was typed from the published tables — Bousman et al., Clin Pharmacol Ther
-2023 (SSRIs/SNRIs) and Hicks et al., Clin Pharmacol Ther 2017 (TCAs; Table 4 is the
-CYP2D6 × CYP2C19 table) — not generated from the knowledge-base files or the code.
+EXPECTED below was typed by hand, not generated from the knowledge-base files or the code.
+SSRI/SNRI rows (Bousman et al., Clin Pharmacol Ther 2023): from CPIC's recommendation data
+as vendored by PharmCAT (PharmGKB/PharmCAT, src/main/resources/org/pharmgkb/pharmcat/
+reporter/guidelines/cpic/<drug>.json at commit 4cdfc34d990e, CPIC database v1.28.0); the
+sertraline CYP2C19 rows are CPIC's lookups with CYP2B6 "No Result". TCA rows (Hicks et al.,
+Clin Pharmacol Ther 2017; Table 4 is the CYP2D6 × CYP2C19 table): from the published tables,
+nortriptyline and desipramine also checked against the same PharmCAT files (nortriptyline:
+CYP2D6 activity score 0.25-0.5 Moderate, 0.75-1.0 Optional).
 Columns: drug, CYP2D6 phenotype, CYP2C19 phenotype, action, dose %, strength.
 """
 
@@ -19,7 +24,14 @@ from novamind_core.families.pharmacogenomics.guidance import (
 from novamind_core.families.pharmacogenomics.knowledge_base import load_knowledge_base
 
 CALL = {  # a diplotype for each phenotype
-    "CYP2D6": {"UM": "*1/*1x2", "NM": "*1/*1", "IM": "*4/*10", "IM1.0": "*1/*4", "PM": "*4/*4"},
+    "CYP2D6": {
+        "UM": "*1/*1x2",
+        "NM": "*1/*1",
+        "IM": "*4/*10",
+        "IM0.75": "*10/*41",
+        "IM1.0": "*1/*4",
+        "PM": "*4/*4",
+    },
     "CYP2C19": {
         "UM": "*17/*17",
         "RM": "*1/*17",
@@ -32,10 +44,11 @@ CALL = {  # a diplotype for each phenotype
 }
 
 EXPECTED = """
-paroxetine    UM -  avoid       -    Optional
+paroxetine    UM -  avoid       -    Moderate
 paroxetine    NM -  standard    -    Strong
 paroxetine    IM -  reduce      -    Optional
-paroxetine    PM -  reduce      -50  Optional
+paroxetine    IM1.0 - reduce    -    Optional
+paroxetine    PM -  reduce      -50  Moderate
 fluvoxamine   UM -  no_guidance -    No recommendation
 fluvoxamine   NM -  standard    -    Strong
 fluvoxamine   IM -  standard    -    Moderate
@@ -44,39 +57,41 @@ venlafaxine   UM -  no_guidance -    No recommendation
 venlafaxine   NM -  standard    -    Strong
 venlafaxine   IM -  no_guidance -    No recommendation
 venlafaxine   PM -  avoid       -    Optional
-vortioxetine  UM -  increase    -    Optional
+vortioxetine  UM -  avoid       -    Optional
 vortioxetine  NM -  standard    -    Strong
 vortioxetine  IM -  standard    -    Moderate
-vortioxetine  PM -  reduce      -50  Optional
-citalopram    -  UM avoid       -    Moderate
+vortioxetine  PM -  reduce      -50  Moderate
+citalopram    -  UM avoid       -    Strong
 citalopram    -  RM increase    -    Optional
 citalopram    -  NM standard    -    Strong
 citalopram    -  IM reduce      -    Moderate
 citalopram    -  LIM reduce     -    Moderate
-citalopram    -  PM avoid       -50  Moderate
-citalopram    -  LPM avoid      -50  Moderate
-escitalopram  -  UM avoid       -    Moderate
+citalopram    -  PM avoid       -50  Strong
+citalopram    -  LPM avoid      -50  Strong
+escitalopram  -  UM avoid       -    Strong
 escitalopram  -  RM increase    -    Optional
 escitalopram  -  NM standard    -    Strong
 escitalopram  -  IM reduce      -    Moderate
 escitalopram  -  LIM reduce     -    Moderate
-escitalopram  -  PM avoid       -50  Moderate
-escitalopram  -  LPM avoid      -50  Moderate
-sertraline    -  UM increase    -    Optional
-sertraline    -  RM increase    -    Optional
+escitalopram  -  PM avoid       -50  Strong
+escitalopram  -  LPM avoid      -50  Strong
+sertraline    -  UM standard    -    Strong
+sertraline    -  RM standard    -    Strong
 sertraline    -  NM standard    -    Strong
-sertraline    -  IM reduce      -    Optional
-sertraline    -  LIM reduce     -    Optional
-sertraline    -  PM reduce      -50  Optional
-sertraline    -  LPM reduce     -50  Optional
+sertraline    -  IM reduce      -    Moderate
+sertraline    -  LIM reduce     -    Moderate
+sertraline    -  PM reduce      -50  Moderate
+sertraline    -  LPM reduce     -50  Moderate
 nortriptyline UM -  avoid       -    Strong
 nortriptyline NM -  standard    -    Strong
 nortriptyline IM -  reduce      -25  Moderate
+nortriptyline IM0.75 - reduce   -25  Optional
 nortriptyline IM1.0 - reduce    -25  Optional
 nortriptyline PM -  avoid       -50  Strong
 desipramine   UM -  avoid       -    Optional
 desipramine   NM -  standard    -    Strong
 desipramine   IM -  reduce      -25  Optional
+desipramine   IM0.75 - reduce   -25  Optional
 desipramine   PM -  avoid       -50  Optional
 """
 
@@ -286,3 +301,10 @@ def test_unknown_drug_and_condition_are_named():
 def test_translation_reports_why_a_phenotype_is_indeterminate():
     (d6,) = translate(parse_genotype_options(["CYP2D6=*1/*999"]))
     assert "*999 is not in CPIC's CYP2D6 allele table" in d6.reason
+
+
+def test_citalopram_poor_metabolizer_carries_cpics_fda_maximum_dose_comment():
+    for c19 in ("PM", "LPM"):
+        result = guidance_for("citalopram", CYP2C19=c19)
+        assert "citalopram 20 mg/day is the maximum recommended dose" in result.recommendation
+    assert "20 mg/day" not in guidance_for("escitalopram", CYP2C19="PM").recommendation
