@@ -16,20 +16,34 @@ SECRETS ?= .secrets
 
 .PHONY: run test test-slow bench lint venv clean
 
+# approve MODEL's challenger as the demo reviewer (a short-lived reviewer token, the
+# reviewers' signing key from $(SECRETS))
+define approve
+	NOVAMIND_TOKEN="$$(NOVAMIND_JWT_SIGNING_KEY_FILE=$(SECRETS)/token-signing.pem \
+		$(BIN)/novamind token --role reviewer --subject demo-reviewer --ttl-minutes 10)" \
+	NOVAMIND_APPROVAL_SIGNING_KEY_FILE=$(SECRETS)/approval-signing.pem \
+	$(BIN)/novamind models approve $(1) --version challenger \
+		--reviewer demo-reviewer --note "make run: demo approval"
+endef
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$$(sed -n 's/^reference = \["\(.*\)"\]/\1/p' pyproject.toml)"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 ## The main job on embedded defaults: synthesize a cohort, validate it, ingest it into
 ## the encrypted store, train/evaluate/register the symptom forecaster on the KFP local
-## runner, show the reviewer's view of the new challenger, approve it (demo reviewer),
-## replay every stored patient through a local KServe server, judge drift of those
-## payloads against the training reference (Evidently), and verify the audit trail.
+## runner, show the reviewer's view of the new challenger, approve it (demo reviewer);
+## run the biometric-correlation pipeline (told what the synthetic cohort planted),
+## review and approve the correlator, print the cohort's lead-lag relations; CPIC dosing
+## guidance for one genotype; replay every stored patient through a local KServe server,
+## judge drift of those payloads against the training reference (Evidently), and verify
+## the audit trail.
 run: venv
 	$(BIN)/novamind data keygen --env-file .env --secrets-dir $(SECRETS)
 	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
@@ -39,11 +53,14 @@ run: venv
 	$(BIN)/novamind pipeline run symptom-forecasting
 	$(BIN)/novamind models list
 	$(BIN)/novamind models review symptom-forecaster --version latest --html data/review.html
-	NOVAMIND_TOKEN="$$(NOVAMIND_JWT_SIGNING_KEY_FILE=$(SECRETS)/token-signing.pem \
-		$(BIN)/novamind token --role reviewer --subject demo-reviewer --ttl-minutes 10)" \
-	NOVAMIND_APPROVAL_SIGNING_KEY_FILE=$(SECRETS)/approval-signing.pem \
-	$(BIN)/novamind models approve symptom-forecaster --version challenger \
-		--reviewer demo-reviewer --note "make run: demo approval"
+	$(call approve,symptom-forecaster)
+	$(BIN)/novamind pipeline run biometric-correlation \
+		--param expected_relations=@$(RAW)/ground_truth.json
+	$(BIN)/novamind models review biometric-correlator --version latest \
+		--html data/review-correlator.html
+	$(call approve,biometric-correlator)
+	$(BIN)/novamind correlate --limit 10 --out data/correlations.csv
+	$(BIN)/novamind pgx recommend --genotype CYP2D6='*4/*10' --genotype CYP2C19='*1/*17'
 	$(BIN)/novamind monitor replay
 	$(BIN)/novamind monitor drift --min-samples $(DRIFT_MIN_SAMPLES) --exit-zero
 	$(BIN)/novamind audit verify
@@ -70,6 +87,7 @@ bench: venv
 	$(BIN)/python bench/drift_benchmark.py
 	$(BIN)/python bench/serving_benchmark.py --floor
 	$(BIN)/python bench/forecast_ceiling.py
+	$(BIN)/python bench/correlation_benchmark.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

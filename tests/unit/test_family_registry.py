@@ -49,8 +49,22 @@ def test_names_are_unique_and_every_pipeline_is_found_by_name():
 def test_unknown_names_list_the_known_ones():
     with pytest.raises(NotFoundError, match="known: symptom-forecasting"):
         pipeline("nope")
-    with pytest.raises(NotFoundError, match="known models: symptom-forecaster"):
-        family_of("biometric-correlator")
+    with pytest.raises(
+        NotFoundError, match="known models: symptom-forecaster, biometric-correlator"
+    ):
+        family_of("treatment-ranker")
+    assert family_of("biometric-correlator").training_pipeline.name == "biometric-correlation"
+
+
+def test_a_text_parameter_can_come_from_a_file(tmp_path):
+    entry = pipeline("biometric-correlation")
+    truth = tmp_path / "truth.json"
+    truth.write_text('{"lead_lag_effects": []}')
+    assert entry.parse([f"expected_relations=@{truth}"]) == {
+        "expected_relations": '{"lead_lag_effects": []}'
+    }
+    with pytest.raises(ValidationError, match="cannot read"):
+        entry.parse([f"expected_relations=@{tmp_path / 'missing.json'}"])
 
 
 def test_parameters_are_typed_by_the_pipeline_defaults():

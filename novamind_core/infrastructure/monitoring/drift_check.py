@@ -57,6 +57,11 @@ def run_drift_check(
     from novamind_core.infrastructure.monitoring.evidently_drift import EvidentlyDriftDetector
     from novamind_core.infrastructure.registry.drift_status import MlflowDriftRecorder
 
+    if not features:
+        raise ValidationError(
+            f"{model} has no drift features: its answers are analyses of the data sent, "
+            "not predictions of fitted weights (see its family's drift_features)"
+        )
     settings = composition.settings()
     key = settings.require_encryption_key()
     policy = load_policy(features, settings.drift_policy, min_samples=min_samples)
