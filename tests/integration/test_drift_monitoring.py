@@ -295,7 +295,8 @@ def test_a_current_frame_without_predictions_is_judged_on_features(registry, bun
         (["--since", "last tuesday"], 1, "not a date"),
         (["--since", "2026-01-01", "--current", "x.csv"], 1, "not both"),
         (["--current", "nowhere.parquet"], 1, "no such file"),
-        (["--model", "biometric-correlator"], 8, "no model family serves"),
+        (["--model", "treatment-ranker"], 8, "no model family serves"),
+        (["--model", "biometric-correlator"], 1, "has no drift features"),
     ],
 )
 def test_bad_arguments_are_clear_errors(registry, args, code, message):
