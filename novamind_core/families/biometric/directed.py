@@ -11,7 +11,8 @@ imputed one). The regression
 has a fixed effect per patient (within transformation), so it compares a patient with
 themself; β's standard error is cluster-robust by patient (statsmodels OLS,
 ``cov_type="cluster"``, t at G − 1 degrees of freedom), which holds whatever the
-autocorrelation inside a patient. For a single patient it is Newey–West (HAC). Lag 0
+autocorrelation inside a patient. Below five patients (a single patient's analysis) it
+is Newey–West (HAC). Lag 0
 is a same-day relation given the past, not a precedence in time: the table says which.
 An edge is a pair's lag with the smallest q-value, when that q is at most the analysis's
 false discovery rate *and* the lead–lag test of the same pair and lag is significant too
@@ -31,7 +32,7 @@ from novamind_core.families.biometric.signals import SIGNALS
 
 PAST_DAYS = 14  # how far back the symptom's previous report may lie
 MIN_ROWS = 10
-MIN_CLUSTERS = 5  # fewer patients: a single-patient (HAC) test per patient instead
+MIN_CLUSTERS = 5  # fewer patients: Newey–West (HAC) standard errors instead
 
 
 @dataclass(frozen=True)
@@ -58,33 +59,29 @@ def _within(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
     return values - (sums / np.maximum(sizes, 1))[groups]
 
 
-def _fit(y, x, past, groups, patients: int):
-    """(t, p, df) of β, or None when the rows cannot support the test."""
+def _fit(y, x, past, groups):
+    """(t, p, df) of β, or None when the rows cannot support the test. Patient fixed
+    effects by the within transformation (for one patient: its mean, an intercept);
+    standard errors cluster-robust by patient from ``MIN_CLUSTERS`` patients on,
+    Newey–West (HAC) below that."""
     import statsmodels.api as sm
 
     if len(y) < MIN_ROWS:
         return None
-    if patients >= MIN_CLUSTERS:
-        codes, groups = np.unique(groups, return_inverse=True)
-        if len(codes) < MIN_CLUSTERS:
-            return None
-        design = np.column_stack(
-            [_within(x, groups, len(codes)), _within(past, groups, len(codes))]
-        )
-        target = _within(y, groups, len(codes))
-        df = len(y) - len(codes) - 2
+    codes, groups = np.unique(groups, return_inverse=True)
+    count = len(codes)
+    design = np.column_stack([_within(x, groups, count), _within(past, groups, count)])
+    target = _within(y, groups, count)
+    df = len(y) - count - 2
+    if df < 3 or np.ptp(design[:, 0]) == 0 or np.ptp(target) == 0:
+        return None
+    if count >= MIN_CLUSTERS:
         kwargs = {"cov_type": "cluster", "cov_kwds": {"groups": groups}, "use_t": True}
     else:
-        design = sm.add_constant(np.column_stack([x, past]), has_constant="add")
-        target = y
-        df = len(y) - 3
         lags = int(np.floor(4 * (len(y) / 100) ** (2 / 9)))
         kwargs = {"cov_type": "HAC", "cov_kwds": {"maxlags": lags}, "use_t": True}
-    if df < 3 or np.ptp(design[:, -2]) == 0 or np.ptp(target) == 0:
-        return None
     fit = sm.OLS(target, design).fit(**kwargs)
-    column = 0 if patients >= MIN_CLUSTERS else 1
-    t, p = float(fit.tvalues[column]), float(fit.pvalues[column])
+    t, p = float(fit.tvalues[0]), float(fit.pvalues[0])
     if not (np.isfinite(t) and np.isfinite(p)):
         return None
     return t, p, df
@@ -96,7 +93,6 @@ def directed_tests(
     """Every conditional test of ``values`` (patients, signals, days), with BH q-values
     over all of them, and the edges they support; ``associated``: the (biometric,
     symptom, lag) whose lead–lag test was significant (None: do not ask)."""
-    patients = values.shape[0]
     rows = []
     for symptom in settings.symptoms:
         y = values[:, SIGNALS.index(symptom)]
@@ -109,7 +105,7 @@ def directed_tests(
                 shifted[:, lag:] = x[:, : x.shape[1] - lag]
                 use = oy & past_ok & ~np.isnan(shifted)
                 p_idx, _ = np.nonzero(use)
-                result = _fit(y[use], shifted[use], past[use], p_idx, patients)
+                result = _fit(y[use], shifted[use], past[use], p_idx)
                 row = {"biometric": biometric, "symptom": symptom, "lag_days": lag}
                 row["n_obs"] = int(use.sum())
                 if result is None:

@@ -14,7 +14,7 @@ from novamind_core.families.biometric.analysis import COLUMNS, correlate
 from novamind_core.families.biometric.engine import EngineSettings, lead_lag
 from novamind_core.families.biometric.output import EDGE_COLUMNS, records
 from novamind_core.families.biometric.params import expected_from
-from novamind_core.families.biometric.signals import SIGNALS
+from novamind_core.families.biometric.signals import BIOMETRICS, SIGNALS
 from novamind_core.infrastructure.kfp.artifacts import read_frame, write_frame, write_json
 
 MIN_PATIENTS = 10
@@ -53,7 +53,7 @@ def null_calibration(values: np.ndarray, settings: EngineSettings) -> dict:
     """Each patient's wearables beside another patient's symptoms over the same days
     (``NULL_PAIRINGS`` re-pairings): every association is then false, so the share of
     p < 0.05 should be 5% and analyses with any discovery at most the FDR."""
-    nb = len([s for s in SIGNALS if s in settings.biometrics or s not in settings.symptoms])
+    nb = len(BIOMETRICS)  # ``values`` holds every signal, biometrics first (``SIGNALS``)
     shifts = range(1, min(NULL_PAIRINGS, len(values) - 1) + 1)
     rates, any_found = [], []
     for shift in shifts:
