@@ -125,9 +125,13 @@ def run(
     )
     console.print(f"log: {log_dir / 'pipeline.log'}", highlight=False)
     started = time.perf_counter()
+    from novamind_core.infrastructure.kfp.cluster import local_build
+
+    with local_build():
+        built = entry.load(fresh=True)
     try:
         report = run_local(
-            entry.load(),
+            built,
             params,
             root,
             log_dir,

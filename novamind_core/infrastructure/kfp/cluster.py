@@ -5,17 +5,23 @@ the ``ml-config`` ConfigMap and its keys and credentials from the ``ml-secrets``
 (never baked into the IR), the resources its work needs (training steps more; the
 Transformer and the GNN may ask for a GPU and fall back to the CPU), retries with
 backoff for transient failures, and no step cache: a cached step could hand one dataset
-version's results to a run on another. The KFP local runner ignores all of it.
+version's results to a run on another. The KFP local runner ignores the Kubernetes
+parts but honours retries: `novamind pipeline run` builds its pipeline without them
+(``local_build``), since a failure on one machine is rarely transient and 30 + 60 s of
+backoff would only delay its report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 CONFIG_MAP = "ml-config"
 SECRET = "ml-secrets"
 GPU_SETTING = "NOVAMIND_PIPELINE_GPU"  # set by `novamind pipeline compile --gpu`
+LOCAL_SETTING = "NOVAMIND_PIPELINE_LOCAL"  # set while `pipeline run` builds its pipeline
 
 # ConfigMap key -> environment variable of every step
 CONFIG_ENV = {
@@ -53,9 +59,24 @@ TRAINING = Resources("2", "4", "4Gi", "12Gi", may_use_gpu=True)
 TUNING = Resources("2", "4", "4Gi", "8Gi")
 
 
+@contextlib.contextmanager
+def local_build() -> Iterator[None]:
+    """While a pipeline is built for the local runner: its steps get no retries."""
+    before = os.environ.get(LOCAL_SETTING)
+    os.environ[LOCAL_SETTING] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(LOCAL_SETTING, None)
+        else:
+            os.environ[LOCAL_SETTING] = before
+
+
 def wire(task, resources: Resources = LIGHT):
     """Give ``task`` the cluster's settings and secrets, its resources, retries with
-    backoff, no cache, and (when compiled with ``--gpu`` and it can use one) a GPU."""
+    backoff (not in a local build), no cache, and (when compiled with ``--gpu`` and it can
+    use one) a GPU."""
     from kfp import kubernetes
 
     kubernetes.use_config_map_as_env(task, CONFIG_MAP, CONFIG_ENV)
@@ -63,9 +84,10 @@ def wire(task, resources: Resources = LIGHT):
     kubernetes.use_secret_as_env(task, SECRET, OPTIONAL_SECRET_ENV, optional=True)
     task.set_cpu_request(resources.cpu_request).set_cpu_limit(resources.cpu_limit)
     task.set_memory_request(resources.memory_request).set_memory_limit(resources.memory_limit)
-    task.set_retry(
-        num_retries=2, backoff_duration="30s", backoff_factor=2.0, backoff_max_duration="600s"
-    )
+    if os.environ.get(LOCAL_SETTING) != "1":
+        task.set_retry(
+            num_retries=2, backoff_duration="30s", backoff_factor=2.0, backoff_max_duration="600s"
+        )
     task.set_caching_options(enable_caching=False)
     if resources.may_use_gpu and os.environ.get(GPU_SETTING) == "1":
         task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
