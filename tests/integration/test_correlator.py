@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from tests.support.approvals import approval_keys, sign_approval
 MODEL = "biometric-correlator"
 PREDICT = f"/v1/models/{MODEL}:predict"
 INFER = f"/v2/models/{MODEL}/infer"
+PSEUDONYM = re.compile(r"p_[0-9a-f]{24}")
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +112,15 @@ def test_pipeline_registers_a_challenger_whose_gates_passed(run):
     assert "analysis/tests.csv" in tables
     # nothing in the run names a patient: only cohort-level figures were logged
     run_data = run["client"].get_run(version.run_id).data
-    logged = json.dumps([run_data.params, run_data.tags, tags])
-    for raw_id in run["raw"]["patient_id"]:
-        assert raw_id not in logged
+    logged = [json.dumps([run_data.params, run_data.tags, tags])]
+    folder = run["root"] / "artifacts"
+    for name in ("analysis/tests.csv", "analysis/evaluation.json", "evaluation.json"):
+        logged.append(
+            Path(run["client"].download_artifacts(version.run_id, name, str(folder))).read_text()
+        )
+    for text in logged:
+        assert not PSEUDONYM.search(text)
+        assert not any(raw_id in text for raw_id in run["raw"]["patient_id"])
 
 
 def test_bad_settings_stop_the_run_before_any_step_and_register_nothing(run):
@@ -205,13 +214,53 @@ def test_v1_with_a_history_finds_its_planted_lead(server):
     assert answer["tests"] == 4 * 1 * 8  # mood only: phq9 and gad7 were never reported
 
 
-def test_a_single_day_is_an_exclusion_not_a_result(server):
-    instance = {"patient_key": "p_" + "2" * 24, "history": _history(1)}
+@pytest.mark.parametrize("days", [1, 5])
+def test_a_history_too_short_for_any_test_is_an_exclusion_not_a_result(server, days):
+    instance = {"patient_key": "p_" + "2" * 24, "history": _history(days)}
     body = expect(server.request("POST", PREDICT, json={"instances": [instance]}), 200, server)
     (answer,) = body["predictions"]
     assert answer["tests"] == 0 and answer["correlation_strength"] == []
-    reasons = {e["reason"] for e in answer["exclusions"]}
-    assert "too few days with both wearable and symptom data" in reasons
+    assert answer["exclusions"]
+
+
+def test_v1_and_v2_give_the_same_numbers(server):
+    history = _history(112, seed=3)
+    v1 = expect(
+        server.request(
+            "POST",
+            PREDICT,
+            json={"instances": [{"patient_key": "p_" + "4" * 24, "history": history}]},
+        ),
+        200,
+        server,
+    )["predictions"][0]["correlation_strength"]
+    columns = {name: [row.get(name) for row in history] for name in history[0]}
+    inputs = [
+        {
+            "name": "patient_key",
+            "datatype": "BYTES",
+            "shape": [len(history)],
+            "data": ["p_" + "4" * 24] * len(history),
+        },
+        {"name": "day", "datatype": "BYTES", "shape": [len(history)], "data": columns.pop("day")},
+    ]
+    for name in ("heart_rate_bpm", "hrv_rmssd_ms", "sleep_hours", "steps", "mood"):
+        inputs.append(
+            {"name": name, "datatype": "FP64", "shape": [len(history)], "data": columns[name]}
+        )
+    out = expect(server.request("POST", INFER, json={"inputs": inputs}), 200, server)
+    tensors = {o["name"]: o["data"] for o in out["outputs"]}
+    significant = [i for i, s in enumerate(tensors["significant"]) if s]
+    assert len(significant) == len(v1) > 0
+    by_test = {
+        (tensors["biometric"][i], tensors["symptom"][i], tensors["lag_days"][i]): i
+        for i in significant
+    }
+    for relation in v1:
+        i = by_test[(relation["biometric"], relation["symptom"], relation["lag_days"])]
+        assert relation["coefficient"] == pytest.approx(tensors["coefficient"][i], abs=1e-6)
+        assert relation["q_value"] == pytest.approx(tensors["q_value"][i], rel=1e-5)
+        assert relation["q_value"] > 0  # small q-values are not rounded to 0
 
 
 def test_v2_answers_every_test_as_tensors(run, server):
@@ -257,6 +306,28 @@ def test_bad_requests_are_refused_with_a_clear_message(server, instance, message
     assert response.status_code == 400, response.text
     assert message in response.text
     assert "MRN-000123" not in response.text
+
+
+def test_v2_with_days_but_no_values_is_refused(server):
+    body = {
+        "inputs": [
+            {
+                "name": "patient_key",
+                "datatype": "BYTES",
+                "shape": [2],
+                "data": ["p_" + "5" * 24] * 2,
+            },
+            {
+                "name": "day",
+                "datatype": "BYTES",
+                "shape": [2],
+                "data": ["2025-01-01", "2025-01-02"],
+            },
+        ]
+    }
+    response = server.request("POST", INFER, json=body)
+    assert response.status_code == 400, response.text
+    assert "no value tensor" in response.text
 
 
 def test_every_answer_is_audited_with_its_pseudonym(run, server):

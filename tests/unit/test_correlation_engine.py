@@ -94,6 +94,23 @@ def test_effective_sample_size_keeps_autocorrelated_nulls_at_nominal_rate():
     assert np.nanmedian(fixed.n_eff) < 0.3 * 120
 
 
+def test_pooled_test_keeps_strongly_autocorrelated_nulls_near_nominal_rate():
+    """The pooled (repeated-measures) test over 100 patients × 120 days, both series
+    AR(1) with φ = 0.9, 200 times: the naive test rejects about half the time; the
+    corrected one — the autocorrelations freed of their mean-centring bias — about 5%."""
+    rng = np.random.default_rng(12)
+    only = {"biometrics": ("sleep_hours",), "symptoms": ("mood",), "max_lag": 0}
+    fixed, naive = [], []
+    for _ in range(200):
+        values = ar1(rng, (100, len(SIGNALS), 120), 0.9)
+        fixed.append(lead_lag(values, EngineSettings(**only)).pooled.p.ravel()[0])
+        naive.append(
+            lead_lag(values, EngineSettings(autocorrelation=False, **only)).pooled.p.ravel()[0]
+        )
+    assert np.mean(np.array(naive) < 0.05) > 0.3
+    assert np.mean(np.array(fixed) < 0.05) < 0.085
+
+
 def test_bh_qvalues_match_scipy_and_skip_missing_tests():
     p = np.array([0.01, 0.04, np.nan, 0.03, 0.2, 0.001])
     q = bh_qvalues(p)
@@ -135,10 +152,12 @@ def test_broken_links_keep_false_discoveries_at_or_below_the_nominal_rate(demo):
         values = aligned.values.copy()
         values[:, 4:] = np.roll(values[:, 4:], shift, axis=0)
         result = lead_lag(values, settings)
-        any_discovery.append(bool(np.nansum(result.pooled.q <= settings.fdr)))
-        small_p.append(np.nanmean(result.pooled.p < 0.05))
+        valid = result.pooled.valid
+        any_discovery.append(bool((result.pooled.q[valid] <= settings.fdr).any()))
+        small_p.append(np.mean(result.pooled.p[valid] < 0.05))
         per = result.per_patient
-        patient_fdp.append(np.mean((per.q <= settings.fdr).reshape(len(values), -1).any(1)))
+        found = np.where(per.valid, per.q <= settings.fdr, False)
+        patient_fdp.append(np.mean(found.reshape(len(values), -1).any(1)))
     assert np.mean(any_discovery) <= 0.05 + 0.05  # 20 pairings: at most 2 with a discovery
     assert np.mean(small_p) <= 0.06
     assert np.mean(patient_fdp) <= 0.05
@@ -172,12 +191,8 @@ def test_bad_series_are_excluded_never_nan_results():
         for d in range(1 if kind == "one day" else days):
             row = {KEY: key, "day": pd.Timestamp("2025-01-01") + pd.Timedelta(days=d)}
             row.update({s: rng.normal(5, 1) for s in ("phq9", "gad7", "mood")})
-            row.update(
-                {
-                    b: rng.normal(60, 5)
-                    for b in ("heart_rate_bpm", "hrv_rmssd_ms", "sleep_hours", "steps")
-                }
-            )
+            levels = {"heart_rate_bpm": 65, "hrv_rmssd_ms": 40, "sleep_hours": 7, "steps": 6000}
+            row.update({b: rng.normal(m, 0.1 * m) for b, m in levels.items()})
             if kind == "constant":
                 row["sleep_hours"] = 7.0
             if kind == "no wearables":
@@ -256,3 +271,46 @@ def test_alignment_aggregates_each_signal_as_documented():
     assert day["sleep_hours"] == 7.5 and day["steps"] == 9000.0
     assert day["mood"] == 5.0 and day["n_mood"] == 2
     assert np.isnan(day["phq9"]) and day["n_phq9"] == 0
+
+
+@pytest.mark.parametrize("days", [2, 4, 6, 8])
+def test_histories_shorter_than_the_longest_lag_are_analysed_not_crashed(days):
+    from novamind_core.families.biometric.analysis import analyses_per_patient
+
+    rng = np.random.default_rng(days)
+    rows = [
+        {
+            KEY: "p_" + "a" * 24,
+            "day": pd.Timestamp("2025-01-01") + pd.Timedelta(days=d),
+            "sleep_hours": rng.normal(7, 1),
+            "mood": rng.normal(5, 1),
+            "steps": 5000.0 + d,
+        }
+        for d in range(days)
+    ]
+    aligned = AlignedCohort.from_frame(pd.DataFrame(rows))
+    (analysis,) = analyses_per_patient(aligned, EngineSettings(max_lag=7))
+    assert analysis.tests.empty  # too few paired days for any test (min_pairs 10)
+    assert analysis.exclusions and analysis.directed.edges.empty
+    cohort = correlate(aligned, EngineSettings(max_lag=7))
+    assert cohort.tests.empty and cohort.exclusions
+
+
+def test_daily_rows_twice_for_one_day_are_refused_and_a_stray_date_does_not_size_the_grid():
+    key = "p_" + "a" * 24
+    rows = pd.DataFrame({KEY: [key, key], "day": ["2025-01-01", "2025-01-01"], "mood": [5.0, 6.0]})
+    with pytest.raises(ValidationError, match="more than once"):
+        AlignedCohort.from_frame(rows)
+    days = pd.date_range("2025-01-01", periods=30).append(pd.DatetimeIndex(["2001-01-01"]))
+    stray = pd.DataFrame({KEY: key, "day": days, "mood": 5.0})
+    assert AlignedCohort.from_frame(stray).values.shape[-1] == 30
+
+
+def test_the_null_check_counts_only_computed_tests():
+    from novamind_core.families.biometric.steps import null_calibration
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(12, len(SIGNALS), 60))
+    values[:, SIGNALS.index("phq9")] = np.nan  # never reported: its tests are not computed
+    result = null_calibration(values, EngineSettings(max_lag=2))
+    assert result["pairings"] == 10 and 0 <= result["rejection_rate"] <= 0.2

@@ -9,6 +9,7 @@ calendar: lags are within a patient, so their days need not line up with each ot
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from novamind_core.domain.errors import ValidationError
 from novamind_core.domain.observations import BiometricKind, Instrument
 from novamind_core.families.biometric.signals import AGGREGATION, BIOMETRICS, KEY, SIGNALS
 
+log = logging.getLogger(__name__)
+MAX_SPAN_DAYS = 1096  # the days of a patient's history the analysis reads: the last three years
 VALID = {
     **{i.value: (i.score_range, "points") for i in Instrument},
     **{b.value: (b.valid_range, b.unit) for b in BiometricKind},
@@ -57,9 +60,16 @@ class AlignedCohort:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> AlignedCohort:
-        """The grid from daily rows (``KEY``, ``day``, signals; ``n_<signal>`` optional)."""
+        """The grid from daily rows (``KEY``, ``day``, signals; ``n_<signal>`` optional):
+        one row per patient and day (a day twice is an error, not overwritten), values in
+        their valid ranges, each patient's last ``MAX_SPAN_DAYS`` days (older rows are
+        left out and counted in the log: one stray date must not size the grid)."""
         if frame.empty:
             return _empty()
+        if frame.duplicated([KEY, "day"]).any():
+            raise ValidationError("the daily rows hold a patient's day more than once")
+        check_units(frame, "daily rows", SIGNALS)
+        frame = _recent(frame)
         day = pd.to_datetime(frame["day"]).to_numpy("datetime64[D]")
         codes, keys = pd.factorize(frame[KEY], sort=True)
         first = np.full(len(keys), np.datetime64("9999-12-31", "D"))
@@ -80,6 +90,20 @@ class AlignedCohort:
                 counts.fillna(0).to_numpy(np.int32) if counts is not None else ~np.isnan(column)
             )
         return cls(np.asarray(keys, dtype=object), first, length, values, coverage)
+
+
+def _recent(frame: pd.DataFrame) -> pd.DataFrame:
+    day = pd.to_datetime(frame["day"])
+    last = day.groupby(frame[KEY]).transform("max")
+    old = (last - day).dt.days >= MAX_SPAN_DAYS
+    if old.any():
+        log.warning(
+            "%d daily rows older than the last %d days of their patient were left out",
+            int(old.sum()),
+            MAX_SPAN_DAYS,
+        )
+        return frame[~old.to_numpy()]
+    return frame
 
 
 def _empty() -> AlignedCohort:

@@ -17,7 +17,8 @@ is a same-day relation given the past, not a precedence in time: the table says 
 An edge is a pair's lag with the smallest q-value, when that q is at most the analysis's
 false discovery rate *and* the lead–lag test of the same pair and lag is significant too
 (both procedures control the false discovery rate; asking both keeps a chance finding of
-one from becoming an arrow); its strength is the partial correlation t / √(t² + df).
+one from becoming an arrow); its strength is the partial correlation of symptom and
+biometric given the symptom's past (from the residuals; the robust t gives the p-value).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def _fit(y, x, past, groups):
     """(t, p, df) of β, or None when the rows cannot support the test. Patient fixed
     effects by the within transformation (for one patient: its mean, an intercept);
     standard errors cluster-robust by patient from ``MIN_CLUSTERS`` patients on,
-    Newey–West (HAC) below that."""
+    Newey–West (HAC) below that (meant for one patient: with two to four, its lag window
+    spans the joins between patients — the cohort pipeline needs ten)."""
     import statsmodels.api as sm
 
     if len(y) < MIN_ROWS:
@@ -84,7 +86,18 @@ def _fit(y, x, past, groups):
     t, p = float(fit.tvalues[0]), float(fit.pvalues[0])
     if not (np.isfinite(t) and np.isfinite(p)):
         return None
-    return t, p, df
+    return t, p, df, _partial_correlation(target, design)
+
+
+def _partial_correlation(target: np.ndarray, design: np.ndarray) -> float:
+    """The correlation of the symptom and the biometric once both are freed of the
+    symptom's past (Frisch–Waugh–Lovell on the within-transformed columns)."""
+    past = design[:, 1:]
+    coef_y = np.linalg.lstsq(past, target, rcond=None)[0]
+    coef_x = np.linalg.lstsq(past, design[:, 0], rcond=None)[0]
+    ry, rx = target - past @ coef_y, design[:, 0] - past @ coef_x
+    scale = np.sqrt((rx @ rx) * (ry @ ry))
+    return float(np.clip(rx @ ry / scale, -1.0, 1.0)) if scale > 0 else 0.0
 
 
 def directed_tests(
@@ -102,7 +115,8 @@ def directed_tests(
             x = values[:, SIGNALS.index(biometric)]
             for lag in range(settings.max_lag + 1):
                 shifted = np.full_like(x, np.nan)
-                shifted[:, lag:] = x[:, : x.shape[1] - lag]
+                if lag < x.shape[1]:  # a history shorter than the lag pairs nothing
+                    shifted[:, lag:] = x[:, : x.shape[1] - lag]
                 use = oy & past_ok & ~np.isnan(shifted)
                 p_idx, _ = np.nonzero(use)
                 result = _fit(y[use], shifted[use], past[use], p_idx)
@@ -111,8 +125,8 @@ def directed_tests(
                 if result is None:
                     rows.append({**row, "strength": np.nan, "p_value": np.nan, "t": np.nan})
                     continue
-                t, p, df = result
-                rows.append({**row, "strength": t / np.sqrt(t * t + df), "p_value": p, "t": t})
+                t, p, _, strength = result
+                rows.append({**row, "strength": strength, "p_value": p, "t": t})
     table = pd.DataFrame(rows)
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy())
     table["significant"] = table["q_value"] <= settings.fdr

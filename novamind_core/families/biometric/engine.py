@@ -56,6 +56,7 @@ ACF_MAX_LAG = 21  # days of autocorrelation the correction sums (three weeks)
 MIN_ACF_PAIRS = 10  # fewer co-recorded day pairs at a distance: that distance's ρ is not used
 MIN_POOLED_PAIRS = 3  # a patient's pairs enter a pooled test from this many
 CHUNK_PATIENTS = 256  # patients per batched product: about 140 MB at 15 lags
+MAX_THREADS = 8  # chunks in flight at most, whatever the machine (memory stays bounded)
 
 
 @dataclass(frozen=True)
@@ -207,15 +208,30 @@ def _chunk(values, rows, method, nb, max_lag, distance):
 
 def _acf(products, counts, pooled: bool):
     """ρ(d) (0 where too few day pairs) and q(d) = share of recorded days recorded again d
-    days later; ``pooled``: ρ from the cohort's within-patient sums."""
+    days later; ``pooled``: ρ from the cohort's within-patient sums.
+
+    Each series was centred on its own mean, which biases its autocovariances down by the
+    variance of that mean, v·γ(0) with v = (1 + 2 Σ_d q(d) ρ(d)) / m for m recorded days
+    (the bias that makes short, strongly autocorrelated series look less so). Solving
+    ρ̂ = (ρ − v) / (1 − v) for ρ, with v from the corrected ρ (three fixed-point steps),
+    undoes it."""
     q = counts[..., 1:] / np.maximum(counts[..., :1], 1)
     if pooled:
         num, cnt = products.sum(0), counts.sum(0)
     else:
         num, cnt = products, counts
     variance = num[..., :1] / np.maximum(cnt[..., :1], 1)
-    rho = num[..., 1:] / np.maximum(cnt[..., 1:], 1) / np.where(variance > 0, variance, 1.0)
-    rho = np.where(cnt[..., 1:] >= MIN_ACF_PAIRS, np.clip(rho, -1, 1), 0.0)
+    raw = num[..., 1:] / np.maximum(cnt[..., 1:], 1) / np.where(variance > 0, variance, 1.0)
+    usable = cnt[..., 1:] >= MIN_ACF_PAIRS
+    raw = np.where(usable, np.clip(raw, -1, 1), 0.0)
+    days = np.maximum(counts[..., :1], 1)  # recorded days of each patient's series
+    rho = raw
+    for _ in range(3):
+        v = (1.0 + 2.0 * (q * rho).sum(-1, keepdims=True)) / days
+        if pooled:  # the cohort's ρ: the patients' mean bias
+            v = v.mean(0)
+        v = np.clip(v, 0.0, 0.5)
+        rho = np.where(usable, np.clip(raw * (1 - v) + v, -1, 1), 0.0)
     return rho, q
 
 
@@ -255,6 +271,15 @@ def _test(r, n_eff, confidence):
     return np.clip(p, 0.0, 1.0), np.minimum(low, r), np.maximum(high, r)
 
 
+def _cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the node's count), at
+    most ``MAX_THREADS``: each chunk in flight holds about 140 MB at 15 lags."""
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), MAX_THREADS))
+    except AttributeError:  # not on Linux
+        return max(1, min(os.cpu_count() or 1, MAX_THREADS))
+
+
 def lead_lag(values: np.ndarray, settings: EngineSettings) -> LeadLag:
     """Every test of ``values`` (patients, signals in ``SIGNALS`` order, days)."""
     if values.ndim != 3 or values.shape[0] == 0 or values.shape[2] == 0:
@@ -272,7 +297,7 @@ def lead_lag(values: np.ndarray, settings: EngineSettings) -> LeadLag:
         max_lag=settings.max_lag,
         distance=distance,
     )
-    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(starts))) as pool:
+    with ThreadPoolExecutor(max_workers=min(_cores(), len(starts))) as pool:
         parts = list(pool.map(lambda i: work(values[i : i + CHUNK_PATIENTS]), starts))
     sums = np.concatenate([p[0] for p in parts])
     n, sx, sy, sxx, syy, sxy = (sums[:, i] for i in range(6))

@@ -60,7 +60,7 @@ NUMPY = {"BYTES": object, "INT32": np.int32, "FP32": np.float32, "FP64": np.floa
 
 class BiometricCorrelatorModel(FamilyModel):
     values = ValueColumns(SIGNALS)
-    max_instances = 32  # each patient's analysis runs ~200 tests and 100 regressions
+    max_instances = 32  # each patient's analysis: 96 tests and 96 regressions at max_lag 7
 
     def __init__(self, loader, history_source=None, payload_log=None, audit=None):
         super().__init__(MODEL_NAME, loader, history_source, payload_log, audit)
@@ -108,6 +108,8 @@ class BiometricCorrelatorModel(FamilyModel):
                 "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
             )
         numbers = {c: columns[c] for c in SIGNALS if c in columns}
+        if not numbers:
+            raise InvalidInput(f"no value tensor: send at least one of {', '.join(SIGNALS)}")
         sent = np.array(columns[KEY], dtype=object)
         parts = []
         for key in keys:
@@ -208,9 +210,13 @@ def _rows(answer: dict, names: dict, prefix: str) -> list[dict]:
         values = answer[name]
         plain = name[len(prefix) :] if name != KEY and prefix else name
         plain = KEY if plain == "patient_key" else plain
-        columns[plain] = (
-            np.round(values.astype(float), 6).tolist() if kind.startswith("FP") else values.tolist()
-        )
+        if kind.startswith("FP") and plain.endswith(("p_value", "q_value")):
+            # significant figures: 1e-44 is a result, not 0 (V2 sends it whole)
+            columns[plain] = [float(f"{v:.6g}") for v in values.astype(float)]
+        elif kind.startswith("FP"):
+            columns[plain] = np.round(values.astype(float), 6).tolist()
+        else:
+            columns[plain] = values.tolist()
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 

@@ -60,18 +60,20 @@ def null_calibration(values: np.ndarray, settings: EngineSettings) -> dict:
         paired = values.copy()
         paired[:, nb:] = np.roll(values[:, nb:], shift, axis=0)
         pooled = lead_lag(paired, settings).pooled
-        rates.append(float(np.nanmean(pooled.p < 0.05)))
-        any_found.append(bool(np.nansum(pooled.q <= settings.fdr)))
+        if not pooled.valid.any():
+            continue  # nothing computed: no evidence either way
+        rates.append(float(np.mean(pooled.p[pooled.valid] < 0.05)))
+        any_found.append(bool((pooled.q[pooled.valid] <= settings.fdr).any()))
     return {
         "pairings": len(rates),
-        "rejection_rate": float(np.mean(rates)) if rates else float("nan"),
-        "any_discovery_share": float(np.mean(any_found)) if any_found else float("nan"),
+        "rejection_rate": float(np.mean(rates)) if rates else 1.0,  # no evidence: fails
+        "any_discovery_share": float(np.mean(any_found)) if any_found else 1.0,
     }
 
 
 def recovered(tests, expected: dict) -> dict:
-    """Per expected relation: significant, and strongest at its lag; no-effect signals
-    significant nowhere."""
+    """Per expected relation: significant, strongest at its lag, in its direction (when
+    given); no-effect signals significant nowhere."""
     out = {"relations": [], "all_recovered": True}
     for effect in expected.get("lead_lag_effects", []):
         pair = tests[
@@ -79,8 +81,12 @@ def recovered(tests, expected: dict) -> dict:
         ]
         found = not pair.empty
         strongest = pair.loc[pair["coefficient"].abs().idxmax()] if found else None
+        sign = {"positive": 1, "negative": -1}.get(effect.get("direction", ""), 0)
         ok = bool(
-            found and strongest["significant"] and strongest["lag_days"] == effect["lag_days"]
+            found
+            and strongest["significant"]
+            and strongest["lag_days"] == effect["lag_days"]
+            and (sign == 0 or np.sign(strongest["coefficient"]) == sign)
         )
         out["relations"].append(
             {

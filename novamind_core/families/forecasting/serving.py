@@ -67,6 +67,8 @@ class SymptomForecasterModel(FamilyModel):
                 "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
             )
         numbers = {c: columns[c] for c in VARIABLES if c in columns}
+        if not numbers:
+            raise InvalidInput(f"no value tensor: send at least one of {', '.join(VARIABLES)}")
         sent = np.array(columns[KEY], dtype=object)
         parts = []  # one history per patient, rows in the order sent
         for key in keys:
