@@ -9,11 +9,17 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 
 from novamind_core.families.forecasting.serving import SymptomForecasterModel
+from novamind_core.infrastructure.serving.request_checks import sent_history
 from novamind_core.infrastructure.serving.routes import parse
 
 KEY = "p_" + "a" * 24
 MODEL = SymptomForecasterModel(loader=lambda current: (None, None))  # no champion needed
-_history_columns = MODEL._history_columns
+
+
+def _history_columns(key, rows, where):
+    return sent_history(key, rows, where, MODEL.values)
+
+
 _checked_columns = MODEL.values.from_columns
 
 

@@ -11,24 +11,10 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from novamind_core.families.biometric.analysis import COLUMNS
 from novamind_core.families.biometric.signals import KEY, SIGNALS
 
-RESULT_COLUMNS = (
-    KEY,
-    "kind",
-    "biometric",
-    "symptom",
-    "lag_days",
-    "coefficient",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "q_value",
-    "n_pairs",
-    "n_effective",
-    "significant",
-    "clinically_relevant",
-)
+RESULT_COLUMNS = (KEY, "kind", *(c for c in COLUMNS if c != "method"))
 
 
 class CorrelatorPyfunc(mlflow.pyfunc.PythonModel):

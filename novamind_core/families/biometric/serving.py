@@ -18,7 +18,11 @@ from novamind_core.families.biometric.analysis import analyses_per_patient
 from novamind_core.families.biometric.family import MODEL_NAME
 from novamind_core.families.biometric.signals import KEY, SIGNALS
 from novamind_core.infrastructure.serving.family_model import FamilyModel, Stored
-from novamind_core.infrastructure.serving.request_checks import ValueColumns, history
+from novamind_core.infrastructure.serving.request_checks import (
+    ValueColumns,
+    sent_history,
+    tensor_histories,
+)
 
 STORED_DAYS = 365  # of a stored patient's history, the last this many days are analysed
 MAX_SPAN_DAYS = 730  # a sent history may span at most this many days
@@ -79,44 +83,17 @@ class BiometricCorrelatorModel(FamilyModel):
 
     # -- requests -> one daily history per patient ----------------------------------------
     def parse_v1(self, instances: list[tuple[str, str, dict]]) -> list:
-        parts = []
-        for where, key, instance in instances:
-            if "history" not in instance:
-                parts.append(Stored(key, where))
-                continue
-            rows = instance["history"]
-            if not isinstance(rows, list) or not rows:
-                raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
-            allowed = {"day", KEY, *SIGNALS}
-            for j, row in enumerate(rows):
-                if not isinstance(row, dict) or "day" not in row:
-                    raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
-                if not allowed.issuperset(row):
-                    raise InvalidInput(
-                        f"{where}.history[{j}] has fields this model does not take; "
-                        f"allowed: {sorted(allowed)}"
-                    )
-            days = [row["day"] for row in rows]
-            parts.append(history(key, days, self.values.from_rows(rows, where), where))
-        return parts
+        return [
+            sent_history(key, instance["history"], where, self.values)
+            if "history" in instance
+            else Stored(key, where)
+            for where, key, instance in instances
+        ]
 
     def parse_v2(self, keys: list[str], columns: dict) -> list:
         if set(columns) == {KEY}:
             return [Stored(key, KEY) for key in keys]
-        if "day" not in columns:
-            raise InvalidInput(
-                "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
-            )
-        numbers = {c: columns[c] for c in SIGNALS if c in columns}
-        if not numbers:
-            raise InvalidInput(f"no value tensor: send at least one of {', '.join(SIGNALS)}")
-        sent = np.array(columns[KEY], dtype=object)
-        parts = []
-        for key in keys:
-            rows = np.flatnonzero(sent == key)
-            values = self.values.from_columns({c: v[rows] for c, v in numbers.items()}, "inputs")
-            parts.append(history(key, [columns["day"][j] for j in rows], values, "inputs"))
-        return parts
+        return tensor_histories(keys, columns, self.values)
 
     def combine(self, parts: list[dict]) -> list[dict]:
         return self.values.merge_patients(parts)

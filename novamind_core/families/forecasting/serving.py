@@ -17,7 +17,11 @@ from novamind_core.families.forecasting.drift import last_observed_on_grid
 from novamind_core.families.forecasting.family import MODEL_NAME
 from novamind_core.families.forecasting.variables import KEY, VARIABLES
 from novamind_core.infrastructure.serving.family_model import FamilyModel, Stored
-from novamind_core.infrastructure.serving.request_checks import ValueColumns, history
+from novamind_core.infrastructure.serving.request_checks import (
+    ValueColumns,
+    sent_history,
+    tensor_histories,
+)
 
 MARGIN_DAYS = 30  # days a history may reach back beyond the model's context
 
@@ -53,7 +57,7 @@ class SymptomForecasterModel(FamilyModel):
     # -- requests -> one daily history per patient --------------------------------------------
     def parse_v1(self, instances: list[tuple[str, str, dict]]) -> list:
         return [
-            self._history_columns(key, instance["history"], where)
+            sent_history(key, instance["history"], where, self.values)
             if "history" in instance
             else Stored(key, where)
             for where, key, instance in instances
@@ -62,20 +66,7 @@ class SymptomForecasterModel(FamilyModel):
     def parse_v2(self, keys: list[str], columns: dict) -> list:
         if set(columns) == {KEY}:
             return [Stored(key, KEY) for key in keys]
-        if "day" not in columns:
-            raise InvalidInput(
-                "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
-            )
-        numbers = {c: columns[c] for c in VARIABLES if c in columns}
-        if not numbers:
-            raise InvalidInput(f"no value tensor: send at least one of {', '.join(VARIABLES)}")
-        sent = np.array(columns[KEY], dtype=object)
-        parts = []  # one history per patient, rows in the order sent
-        for key in keys:
-            rows = np.flatnonzero(sent == key)
-            values = self.values.from_columns({c: v[rows] for c, v in numbers.items()}, "inputs")
-            parts.append(history(key, [columns["day"][j] for j in rows], values, "inputs"))
-        return parts
+        return tensor_histories(keys, columns, self.values)
 
     def combine(self, parts: list[dict]) -> list[dict]:
         return self.values.merge_patients(parts)
@@ -98,22 +89,6 @@ class SymptomForecasterModel(FamilyModel):
                     f"patient {part['key']}'s history spans {days} days; send at most the "
                     f"last {most} (the model reads the last {need})"
                 )
-
-    def _history_columns(self, key: str, rows, where: str) -> dict:
-        """One patient's checked daily rows as columns (days ascending)."""
-        if not isinstance(rows, list) or not rows:
-            raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
-        allowed = {"day", KEY, *VARIABLES}
-        for j, row in enumerate(rows):
-            if not isinstance(row, dict) or "day" not in row:
-                raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
-            if not allowed.issuperset(row):
-                raise InvalidInput(
-                    f"{where}.history[{j}] has fields this model does not take; "
-                    f"allowed: {sorted(allowed)}"
-                )
-        days = [row["day"] for row in rows]
-        return history(key, days, self.values.from_rows(rows, where), where)
 
     def from_store(self, ref: Stored) -> dict:
         frame = self.stored_history(ref.key, ref.where, self.servable.spec.context_days)

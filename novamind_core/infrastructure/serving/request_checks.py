@@ -177,3 +177,39 @@ def by_day(key: str, day: np.ndarray, values: dict, repeated: str) -> dict:
 def history(key: str, raw_days: list, values: dict[str, np.ndarray], where: str) -> dict:
     """A patient's checked history: days parsed, unique and ascending (rows sorted)."""
     return by_day(key, days(raw_days, where), values, f"{where}.history has the same day twice")
+
+
+def sent_history(key: str, rows: Any, where: str, values: ValueColumns) -> dict:
+    """One patient's V1 ``history``: a non-empty list of daily rows, each with a ``day``
+    and no field the model does not take, as checked columns (days ascending)."""
+    if not isinstance(rows, list) or not rows:
+        raise InvalidInput(f"{where}.history must be a non-empty list of daily rows")
+    allowed = {"day", "patient_key", *values.names}
+    for j, row in enumerate(rows):
+        if not isinstance(row, dict) or "day" not in row:
+            raise InvalidInput(f"{where}.history[{j}] needs a 'day'")
+        if not allowed.issuperset(row):
+            raise InvalidInput(
+                f"{where}.history[{j}] has fields this model does not take; "
+                f"allowed: {sorted(allowed)}"
+            )
+    return history(key, [row["day"] for row in rows], values.from_rows(rows, where), where)
+
+
+def tensor_histories(keys: list[str], columns: dict, values: ValueColumns) -> list[dict]:
+    """One checked history per patient (in the order sent) from V2 ``day`` and value
+    tensors; at least one value tensor."""
+    if "day" not in columns:
+        raise InvalidInput(
+            "missing input tensor 'day' (send only 'patient_key' to use the stored history)"
+        )
+    numbers = {c: columns[c] for c in values.names if c in columns}
+    if not numbers:
+        raise InvalidInput(f"no value tensor: send at least one of {', '.join(values.names)}")
+    sent = np.array(columns["patient_key"], dtype=object)
+    parts = []
+    for key in keys:
+        rows = np.flatnonzero(sent == key)
+        checked = values.from_columns({c: v[rows] for c, v in numbers.items()}, "inputs")
+        parts.append(history(key, [columns["day"][j] for j in rows], checked, "inputs"))
+    return parts
