@@ -64,7 +64,7 @@ def run(tmp_path_factory):
             truth = f"expected_relations=@{root / 'truth.json'}"
             result = runner.invoke(app, ["pipeline", "run", "biometric-correlation", "-p", truth])
             assert result.exit_code == 0, result.output
-            client = MlflowClient()
+            client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
             version = client.get_model_version_by_alias(MODEL, "challenger")
             sign_approval(pem, MODEL, version.version)
             client.set_registered_model_alias(MODEL, "champion", version.version)
