@@ -14,9 +14,10 @@ from datetime import datetime
 from novamind_core.domain.errors import NotFoundError, ValidationError
 from novamind_core.families.biometric.family import CORRELATION
 from novamind_core.families.forecasting.family import FORECASTING
+from novamind_core.families.pharmacogenomics.family import PHARMACOGENOMICS
 from novamind_core.infrastructure.family_descriptor import Family, PipelineEntry
 
-FAMILIES: tuple[Family, ...] = (FORECASTING, CORRELATION)
+FAMILIES: tuple[Family, ...] = (FORECASTING, CORRELATION, PHARMACOGENOMICS)
 DEFAULT_MODEL = FAMILIES[0].model_name  # what the drift and deploy pipelines act on by default
 
 

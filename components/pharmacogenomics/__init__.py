@@ -1,0 +1,1 @@
+"""The pharmacogenomics pipeline's components."""

@@ -1,0 +1,142 @@
+"""The medication-response network (GPDRP-style): a GIN over the drug's molecular graph,
+a patient encoder, attention fusing the two, and two heads.
+
+* Drug encoder: ``GINEConv`` layers (Graph Isomorphism Network with bond features) over
+  the atoms; every catalog drug is encoded once per step (there are a few dozen), and a
+  pair looks its drug up.
+* Patient encoder: an MLP over genotype (phenotypes, activity score), diagnosis, age band
+  and sex; a GRU over the earlier trials, each trial being its drug's embedding with its
+  dose, response and side effects.
+* Fusion: the patient encoding attends over the drug's atom embeddings (multi-head
+  attention; the weights say which atoms mattered to this patient), joined with the
+  pooled drug embedding.
+* Heads: response probability and side-effect probability (logits).
+
+Class imbalance: the positive class of each head is weighted by its negative/positive
+ratio in the training set, and the weight's log is subtracted from the logit afterwards
+(the prior correction that makes a weighted logistic loss calibrated again).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch_geometric.nn import GINEConv, global_mean_pool
+from torch_geometric.utils import to_dense_batch
+
+from novamind_core.families.pharmacogenomics.cases import (
+    MAX_HISTORY,
+    STATIC_FEATURES,
+    TRIAL_FEATURES,
+)
+from novamind_core.families.pharmacogenomics.graphs import ATOM_FEATURES, BOND_FEATURES
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    hidden: int = 64
+    gin_layers: int = 3
+    heads: int = 4
+    dropout: float = 0.1
+    response_pos_weight: float = 1.0
+    side_effect_pos_weight: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DrugEncoder(nn.Module):
+    def __init__(self, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(ATOM_FEATURES, hidden)
+        self.convs = nn.ModuleList(
+            GINEConv(
+                nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)),
+                edge_dim=BOND_FEATURES,
+                train_eps=True,
+            )
+            for _ in range(layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
+
+    def forward(self, graphs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(atoms (drugs, max_atoms, hidden), atom mask, pooled (drugs, hidden))."""
+        h = self.embed(graphs.x)
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            h = norm(h + torch.relu(conv(h, graphs.edge_index, graphs.edge_attr)))
+        atoms, mask = to_dense_batch(h, graphs.batch)
+        return atoms, mask, global_mean_pool(h, graphs.batch)
+
+
+class MedicationResponseNet(nn.Module):
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        hidden = config.hidden
+        self.config = config
+        self.drugs = DrugEncoder(hidden, config.gin_layers)
+        self.static = nn.Sequential(
+            nn.Linear(STATIC_FEATURES, hidden), nn.ReLU(), nn.Dropout(config.dropout)
+        )
+        self.trial = nn.Linear(hidden + TRIAL_FEATURES, hidden)
+        self.history = nn.GRU(hidden, hidden, batch_first=True)
+        self.patient = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU())
+        self.attention = nn.MultiheadAttention(
+            hidden, config.heads, dropout=config.dropout, batch_first=True
+        )
+        self.body = nn.Sequential(
+            nn.Linear(4 * hidden, hidden),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+        )
+        self.heads = nn.Linear(hidden, 2)
+        self.register_buffer(
+            "prior_shift",
+            torch.tensor(
+                [math.log(config.response_pos_weight), math.log(config.side_effect_pos_weight)]
+            ),
+        )
+
+    def encode_patients(self, static, history_drug, history, pooled) -> torch.Tensor:
+        s = self.static(static)
+        present = history_drug >= 0
+        trial_drug = pooled[history_drug.clamp(min=0)] * present.unsqueeze(-1)
+        steps = torch.relu(self.trial(torch.cat([trial_drug, history], dim=-1)))
+        lengths = present.sum(dim=1)
+        summary = torch.zeros_like(s)
+        has = lengths > 0
+        if has.any():  # trials are left-aligned: the GRU reads each patient's own length
+            packed = nn.utils.rnn.pack_padded_sequence(
+                steps[has], lengths[has].cpu(), batch_first=True, enforce_sorted=False
+            )
+            _, last = self.history(packed)
+            summary[has] = last[-1]
+        return self.patient(torch.cat([s, summary], dim=-1))
+
+    def forward(self, graphs, static, history_drug, history, drug, attention=False):
+        """Logits (N, 2): response, side effect — calibrated (prior correction applied).
+        With ``attention``, also the atom attention weights (N, max_atoms)."""
+        atoms, mask, pooled = self.drugs(graphs)
+        patient = self.encode_patients(static, history_drug, history, pooled)
+        fused, weights = self.attention(
+            patient.unsqueeze(1),
+            atoms[drug],
+            atoms[drug],
+            key_padding_mask=~mask[drug],
+            need_weights=attention,
+        )
+        fused = fused.squeeze(1)
+        d = pooled[drug]
+        logits = self.heads(self.body(torch.cat([patient, fused, d, patient * d], dim=-1)))
+        logits = logits - self.prior_shift
+        if attention:
+            return logits, weights.squeeze(1)
+        return logits
+
+    @property
+    def max_history(self) -> int:
+        return MAX_HISTORY
