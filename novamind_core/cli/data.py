@@ -296,3 +296,30 @@ def summary(version: str = typer.Option("latest", help="Dataset version, or 'lat
     for name, value in result.items():
         table.add_row(name, str(value))
     console.print(table)
+
+
+@app.command()
+@handles_errors
+def patients(
+    version: str = typer.Option("latest", help="Dataset version, or 'latest'."),
+    having: str = typer.Option(
+        None, help="Only patients with rows in this table (e.g. treatment_history)."
+    ),
+    limit: int = typer.Option(0, min=0, help="At most this many (0: all)."),
+) -> None:
+    """Print the pseudonyms of a stored dataset's patients, one per line, sorted (an
+    audited read): what `correlate --patient`, `pgx rank --patient` and a request by
+    pseudonym take. Raw identifiers never leave the store."""
+    store = composition.dataset_store()
+    manifest = store.manifest(version)
+    table = having or "patients"
+    if table not in manifest.get("tables", {table: None}):
+        raise ValidationError(
+            f"--having {table!r}: dataset {manifest['version']} has no such table"
+        )
+    keys = sorted(store.read(manifest["version"], table)["patient_key"].unique().tolist())
+    composition.audit_trail().record(
+        "read", f"{manifest['version']}/{table}", purpose="list pseudonyms", rows=len(keys)
+    )
+    for key in keys[: limit or None]:
+        print(key)

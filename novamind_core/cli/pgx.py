@@ -131,3 +131,109 @@ def recommend(
     if avoid:
         console.print(f"[bold red]avoid (choose an alternative):[/] {', '.join(avoid)}")
     console.print(DISCLAIMER)
+
+
+def _ranking_model(version: str | None):
+    """(predictor, version): the approved champion, or a named version (a reviewer's
+    look at a challenger before approving it)."""
+    from novamind_core.families.pharmacogenomics.family import MODEL_NAME
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.serving.champion import champion_loader
+
+    if version is None:
+        predictor, served = champion_loader(
+            MODEL_NAME, lambda model: model.predictor, composition.approvals()
+        )(None)
+        if predictor is None:
+            raise ValidationError(
+                f"{MODEL_NAME} has no champion yet: run `novamind pipeline run "
+                "pharmacogenomics`, then approve its challenger (or pass --version)"
+            )
+        return predictor, served
+    import mlflow
+
+    from novamind_core.domain.errors import NotFoundError
+    from novamind_core.infrastructure.registry.tracking import configure
+
+    configure()
+    uri = (
+        f"models:/{MODEL_NAME}@{version}"
+        if not version.isdigit()
+        else (f"models:/{MODEL_NAME}/{version}")
+    )
+    try:
+        model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    except mlflow.exceptions.MlflowException:
+        raise NotFoundError(f"no {MODEL_NAME} version or alias {version!r}") from None
+    return model.predictor, version
+
+
+@app.command()
+@handles_errors
+def rank(
+    patient: str = typer.Option(..., help="A stored patient's pseudonym (an audited read)."),
+    condition: str = typer.Option(
+        None, help="MDD, GAD, PTSD, BIPOLAR or MIXED (default: the patient's diagnosis)."
+    ),
+    drug: list[str] = typer.Option(None, "--drug", help="Rank only these drugs (repeatable)."),
+    version: str = typer.Option(
+        None, help="A registry version or alias (default: the approved champion)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Candidate drugs for a stored patient, ranked by the medication-response model's
+    predicted benefit with CPIC's actions on top (an avoid is never first, and flagged)."""
+    from novamind_core.domain.patients import PatientPseudonym
+    from novamind_core.families.pharmacogenomics.history import case_source
+    from novamind_core.families.pharmacogenomics.ranking import rank as rank_drugs
+    from novamind_core.infrastructure import composition
+
+    try:
+        key = PatientPseudonym(patient.strip()).value
+    except ValueError:
+        raise ValidationError(
+            "--patient takes a pseudonym ('p_' + 24 hex digits), never a raw identifier"
+        ) from None
+    predictor, served = _ranking_model(version)
+    case = case_source(composition.dataset_store(), composition.audit_trail())(key)
+    if case is None:
+        raise ValidationError(f"no stored patient {key} in the latest dataset version")
+    ranked = rank_drugs(predictor, case, condition, drug or None)
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in ranked]))
+        return
+    model = "genotype-blind model (no genotype stored)" if not case.genotyped else "GNN"
+    table = Table(
+        "#",
+        "drug",
+        "efficacy",
+        "side-effect risk",
+        "confidence",
+        "percentile",
+        "metabolizer status",
+        "CPIC",
+        "recommendation",
+        title=f"medication-response v{served} ({model}) for {key}",
+        show_lines=True,
+    )
+    for r in ranked:
+        action = "⚠ AVOID" if r.flagged else r.cpic_action.replace("_", " ")
+        if r.dose_adjustment_percent is not None:
+            action += f" ({r.dose_adjustment_percent:+d}%)"
+        table.add_row(
+            str(r.rank),
+            r.drug,
+            f"{r.efficacy_score:.2f}",
+            f"{r.side_effect_risk:.2f}",
+            f"{r.confidence:.2f}",
+            "-" if r.percentile is None else f"{r.percentile:.0f}",
+            r.metabolizer_status,
+            f"[{STYLE.get(r.cpic_action, '')}]{action}[/]" if r.cpic_action in STYLE else action,
+            r.recommendation,
+        )
+    console.print(table)
+    console.print(
+        "efficacy = predicted probability of response; side-effect risk = predicted "
+        "probability of a side effect; ranked by efficacy − 0.5 × risk within CPIC's tiers. "
+        + DISCLAIMER
+    )

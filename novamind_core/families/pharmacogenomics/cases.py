@@ -197,6 +197,27 @@ def prior_trial(row) -> PriorTrial:
     )
 
 
+def patient_cases(
+    patients: pd.DataFrame, genotypes: pd.DataFrame, trials: pd.DataFrame
+) -> dict[str, PatientCase]:
+    """Every patient as of now: profile, genotype and every trial (oldest first)."""
+    genotype_rows = {row[KEY]: row for _, row in genotypes.iterrows()}
+    by_patient = {
+        key: tuple(prior_trial(row) for _, row in group.iterrows())
+        for key, group in trials.sort_values([KEY, "start_date", "trial_id"]).groupby(KEY)
+    }
+    return {
+        row[KEY]: PatientCase(
+            diplotypes_of(genotype_rows.get(row[KEY])),
+            str(row["primary_diagnosis"]),
+            str(row["age_band"]),
+            str(row["sex"]),
+            by_patient.get(row[KEY], ()),
+        )
+        for _, row in patients.iterrows()
+    }
+
+
 @dataclass
 class Examples:
     """One training example per trial."""

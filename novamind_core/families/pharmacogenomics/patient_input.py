@@ -106,16 +106,5 @@ def case_from_fields(
 
 def stored_case(tables: Mapping[str, pd.DataFrame]) -> C.PatientCase | None:
     """A stored patient's case from their rows of patients, genotypes, treatment_history."""
-    person = tables["patients"]
-    if person.empty:
-        return None
-    row = person.iloc[0]
-    genotype = tables["genotypes"]
-    trials = tables["treatment_history"].sort_values(["start_date", "trial_id"])
-    return C.PatientCase(
-        C.diplotypes_of(genotype.iloc[0] if not genotype.empty else None),
-        str(row["primary_diagnosis"]),
-        str(row["age_band"]),
-        str(row["sex"]),
-        tuple(C.prior_trial(t) for _, t in trials.iterrows()),
-    )
+    found = C.patient_cases(tables["patients"], tables["genotypes"], tables["treatment_history"])
+    return next(iter(found.values()), None)

@@ -101,23 +101,28 @@ def assign(keys: list[str], held_out_share: float, seed: int) -> dict[str, str]:
     return out
 
 
-def examples_frame(enc: C.Encoded, ex: C.Examples, split: list[str], drugs: tuple) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "split": split,
-            "drug": [drugs[i] for i in enc.drug],
-            "response": ex.response,
-            "side_effect": ex.side_effect,
-            "phenotype": ex.primary_phenotype,
-        }
-    )
+def features_frame(enc: C.Encoded, drugs: tuple) -> pd.DataFrame:
+    """The encoded pairs as columns: drug, static features, earlier trials."""
     static = pd.DataFrame(enc.static, columns=[f"s{i}" for i in range(enc.static.shape[1])])
     hist_drug = pd.DataFrame(enc.history_drug, columns=[f"hd{j}" for j in range(C.MAX_HISTORY)])
     hist = pd.DataFrame(
         enc.history.reshape(len(enc), -1),
         columns=[f"h{j}_{f}" for j in range(C.MAX_HISTORY) for f in range(C.TRIAL_FEATURES)],
     )
-    return pd.concat([frame, static, hist_drug, hist], axis=1)
+    drug = pd.DataFrame({"drug": [drugs[i] for i in enc.drug]})
+    return pd.concat([drug, static, hist_drug, hist], axis=1)
+
+
+def examples_frame(enc: C.Encoded, ex: C.Examples, split: list[str], drugs: tuple) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "split": split,
+            "response": ex.response,
+            "side_effect": ex.side_effect,
+            "phenotype": ex.primary_phenotype,
+        }
+    )
+    return pd.concat([frame, features_frame(enc, drugs)], axis=1)
 
 
 def encoded_from(frame: pd.DataFrame, drug_index: dict[str, int]) -> C.Encoded:
@@ -163,9 +168,21 @@ def split(
         raise ValidationError("treatment_history holds no trial: nothing to learn from")
     graphs = DrugGraphs(cat.smiles)
     enc = C.encode(ex.cases, ex.drugs, graphs.index, cat.doses)
-    where = assign(ex.keys, held_out_share, seed)
+    current = C.patient_cases(tables["patients"], tables["genotypes"], tables["treatment_history"])
+    keys = sorted(current)
+    where = assign(keys, held_out_share, seed)
     frame = examples_frame(enc, ex, [where[k] for k in ex.keys], graphs.drugs)
     write_frame(examples, "examples", frame)
+    # every patient as a request would send them (whole history), for the percentiles and
+    # the drift reference: the training patients' predictions are the yardstick
+    now = C.encode(
+        [current[k] for k in keys], [graphs.drugs[0]] * len(keys), graphs.index, cat.doses
+    )
+    patients = pd.concat(
+        [pd.DataFrame({"split": [where[k] for k in keys]}), features_frame(now, graphs.drugs)],
+        axis=1,
+    )
+    write_frame(examples, "patients", patients)
     stats: dict[str, float] = {"examples": len(frame), "patients": len(where)}
     for name in SPLITS:
         part = frame[frame["split"] == name]
@@ -185,6 +202,11 @@ def _load(examples: Path, catalog: Path):
     frame = read_frame(examples, "examples")
     parts = {name: frame[frame["split"] == name].reset_index(drop=True) for name in SPLITS}
     return cat, graphs, parts
+
+
+def _training_patients(examples: Path, graphs) -> C.Encoded:
+    frame = read_frame(examples, "patients")
+    return encoded_from(frame[frame["split"] == "train"].reset_index(drop=True), graphs.index)
 
 
 def _fit_network(examples: Path, catalog: Path, seed: int, epochs: int, out: Path, blind: bool):
@@ -323,7 +345,7 @@ def evaluate(
     cat.save(bundle / "catalog.json")
     for name, folder in (("gnn", gnn), ("blind", blind)):
         shutil.copytree(folder, bundle / name, dirs_exist_ok=True)
-    train = encoded_from(parts["train"], graphs.index)
+    train = _training_patients(examples, graphs)
     (bundle / "reference.json").write_text(
         json.dumps(benefit_quantiles(nets["gnn"], batch, train, graphs.drugs))
     )
