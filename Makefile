@@ -11,6 +11,12 @@ PATIENTS ?= 200
 DAYS ?= 180
 # one payload per demo patient: below the policy's 200, so the demo judges from 100 up
 DRIFT_MIN_SAMPLES ?= 100
+# the pharmacogenomics demo needs more treatment trials than the 200-patient cohort holds
+# (about 4,900 trials here): a second cohort, ingested after the first one's monitoring
+PGX_RAW ?= data/raw/pgx
+PGX_PATIENTS ?= 4000
+PGX_DAYS ?= 150
+PGX_REPLAY ?= 300
 # the private signing keys (token issuer, reviewers): never in .env, which pipelines read
 SECRETS ?= .secrets
 
@@ -42,8 +48,10 @@ $(STAMP): pyproject.toml
 ## run the biometric-correlation pipeline (told what the synthetic cohort planted),
 ## review and approve the correlator, print the cohort's lead-lag relations; CPIC dosing
 ## guidance for one genotype; replay every stored patient through a local KServe server,
-## judge drift of those payloads against the training reference (Evidently), and verify
-## the audit trail.
+## judge drift of those payloads against the training reference (Evidently); then a
+## larger cohort for pharmacogenomics: train the medication-response GNN and its baselines,
+## review and approve it, rank drugs for one stored patient, replay and judge its drift;
+## and verify the audit trail.
 run: venv
 	$(BIN)/novamind data keygen --env-file .env --secrets-dir $(SECRETS)
 	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
@@ -63,6 +71,19 @@ run: venv
 	$(BIN)/novamind pgx recommend --genotype CYP2D6='*4/*10' --genotype CYP2C19='*1/*17'
 	$(BIN)/novamind monitor replay
 	$(BIN)/novamind monitor drift --min-samples $(DRIFT_MIN_SAMPLES) --exit-zero
+	$(BIN)/novamind data synth --out $(PGX_RAW) --patients $(PGX_PATIENTS) --days $(PGX_DAYS) \
+		--seed 11
+	$(BIN)/novamind data ingest $(PGX_RAW)
+	$(BIN)/novamind pipeline run pharmacogenomics \
+		--param expected_effects=@$(PGX_RAW)/ground_truth.json
+	$(BIN)/novamind models review medication-response --version latest \
+		--html data/review-medication-response.html
+	$(call approve,medication-response)
+	$(BIN)/novamind pgx rank --condition MDD \
+		--patient "$$($(BIN)/novamind data patients --having treatment_history --limit 1)"
+	$(BIN)/novamind monitor replay --model medication-response --patients $(PGX_REPLAY)
+	$(BIN)/novamind monitor drift --model medication-response \
+		--min-samples $(DRIFT_MIN_SAMPLES) --exit-zero
 	$(BIN)/novamind audit verify
 
 lint: venv
@@ -88,6 +109,7 @@ bench: venv
 	$(BIN)/python bench/serving_benchmark.py --floor
 	$(BIN)/python bench/forecast_ceiling.py
 	$(BIN)/python bench/correlation_benchmark.py
+	$(BIN)/python bench/pgx_benchmark.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -64,7 +64,7 @@ def run_drift_check(
         )
     settings = composition.settings()
     key = settings.require_encryption_key()
-    policy = load_policy(features, settings.drift_policy, min_samples=min_samples)
+    policy = load_policy(features, settings.drift_policy, model, min_samples=min_samples)
     audit = composition.audit_trail(actor)
     given = read_current(current_path) if current_path is not None else None
     source = f"frame {current_path.name}" if current_path is not None else "payload log"

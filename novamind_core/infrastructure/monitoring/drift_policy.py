@@ -17,9 +17,13 @@ DEFAULT_POLICY = DEFAULT_SPECS_DIR / "drift_policy.yaml"
 METHODS = {"wasserstein", "psi", "jensenshannon", "kl_div", "energy_distance", "hellinger"}
 
 
-def load_policy(features: Sequence[str], path: Path | None = None, **overrides) -> DriftPolicy:
+def load_policy(
+    features: Sequence[str], path: Path | None = None, model: str | None = None, **overrides
+) -> DriftPolicy:
     """The policy for a model's monitored ``features`` in ``path`` (default
-    ``feature_specs/drift_policy.yaml``), with overrides."""
+    ``feature_specs/drift_policy.yaml``), with overrides. The file's top-level
+    ``thresholds`` are the symptom forecaster's; another model's are under
+    ``models: {<name>: {thresholds: ...}}``."""
     path = path or DEFAULT_POLICY
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -27,6 +31,9 @@ def load_policy(features: Sequence[str], path: Path | None = None, **overrides) 
         raise ConfigurationError(f"cannot read the drift policy {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"the drift policy {path} is not valid YAML: {exc}") from None
+    own = (data.get("models") or {}).get(model) if model else None
+    if own is not None:
+        data = {**data, **own}
     data.update({k: v for k, v in overrides.items() if v is not None})
     method = data.get("method", "wasserstein")
     if method not in METHODS:
