@@ -151,15 +151,26 @@ def bodies(kind: str, patients: int, rng) -> dict:
     }
 
 
+def sample_bodies(kind: str, patients: int, clients: int) -> list[dict]:
+    """The 16 request bodies a cell sends in turn."""
+    rng = np.random.default_rng(clients * 10 + patients)
+    return [bodies(kind, patients, rng) for _ in range(16)]
+
+
 async def load(
-    url: str, kind: str, patients: int, clients: int, requests: int, seconds: float, headers: dict
+    url: str,
+    samples: list[dict],
+    patients: int,
+    clients: int,
+    requests: int,
+    seconds: float,
+    headers: dict,
 ) -> dict:
     """A closed loop of ``clients`` connections, each sending its next request when the
     previous reply arrives. The load generator shares the machine with the server, so it is
     kept cheap: aiohttp, bodies serialized once (httpx spent about 14 ms of CPU per request
     with 128 requests in flight, more than the server did)."""
-    rng = np.random.default_rng(clients * 10 + patients)
-    payloads = [json.dumps(bodies(kind, patients, rng)).encode() for _ in range(16)]
+    payloads = [json.dumps(body).encode() for body in samples]
     headers = {**headers, "Content-Type": "application/json"}
     latencies: list[float] = []
     errors = 0
@@ -216,15 +227,16 @@ def figures(requests, errors, p50_95_99_ms, elapsed: float, cpu: float, patients
 WRK_SCRIPT = Path(__file__).parent / "wrk_closed_loop.lua"
 
 
-def wrk_load(url: str, kind: str, patients: int, clients: int, seconds: float, headers: dict):
+def wrk_load(
+    url: str, samples: list[dict], patients: int, clients: int, seconds: float, headers: dict
+):
     """The same closed loop driven by wrk (one thread, ``clients`` connections), the same
-    16 request bodies in turn; a one-second warm-up run opens the connections first."""
-    rng = np.random.default_rng(clients * 10 + patients)
+    request bodies in turn; a one-second warm-up run opens the connections first."""
     folder = Path(tempfile.mkdtemp(prefix="novamind-wrk-"))
     files = []
-    for i in range(16):
+    for i, body in enumerate(samples):
         files.append(folder / f"body{i}.json")
-        files[-1].write_text(json.dumps(bodies(kind, patients, rng)))
+        files[-1].write_text(json.dumps(body))
     path = "/" + url.split("/", 3)[3]
     env = dict(os.environ, WRK_HEADERS="\n".join(f"{k}: {v}" for k, v in headers.items()))
 
@@ -400,11 +412,14 @@ def main() -> None:
         for server, kind, url, headers, loadgen, patients, clients in cells:
             before = batch_totals(ours_port) if server == "novamind" else None
             cpu_before = tree_cpu_seconds(pids[server])
+            samples = sample_bodies(kind, patients, clients)
             if loadgen == "wrk":
-                cell = wrk_load(url, kind, patients, clients, options.seconds, headers)
+                cell = wrk_load(url, samples, patients, clients, options.seconds, headers)
             else:
                 cell = asyncio.run(
-                    load(url, kind, patients, clients, options.requests, options.seconds, headers)
+                    load(
+                        url, samples, patients, clients, options.requests, options.seconds, headers
+                    )
                 )
             # includes the warm-up requests, a small share of a 12-second cell
             server_cpu = tree_cpu_seconds(pids[server]) - cpu_before
