@@ -120,6 +120,18 @@ def effect_error(rows: list[dict], model: str, head: str = "side_effect") -> flo
     return float(np.average(gaps, weights=weights))
 
 
+def planted_ceiling(phenotypes: list[str], labels: np.ndarray, truth: Mapping | None) -> dict:
+    """The figures of the generator's own probabilities (per phenotype of the drug's first
+    gene): what a perfect model of the planted effect would score on these trials — the
+    ceiling the models are measured against. Empty without planted rates."""
+    rates = planted_rates(truth)
+    if not rates:
+        return {}
+    known = [p if p in rates else "NM" for p in phenotypes]  # "unknown": not genotyped
+    proba = np.array([[rates[p]["response"], rates[p]["side_effect"]] for p in known])
+    return model_metrics(labels, proba) if len(proba) else {}
+
+
 def reliability_plot(labels: np.ndarray, predictions: Mapping[str, np.ndarray], path: Path):
     import matplotlib
 

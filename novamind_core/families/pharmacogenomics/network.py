@@ -28,11 +28,15 @@ from torch_geometric.nn import GINEConv, global_mean_pool
 from torch_geometric.utils import to_dense_batch
 
 from novamind_core.families.pharmacogenomics.cases import (
+    GENOTYPE_FEATURES,
     MAX_HISTORY,
+    PHENOTYPES,
     STATIC_FEATURES,
     TRIAL_FEATURES,
 )
 from novamind_core.families.pharmacogenomics.graphs import ATOM_FEATURES, BOND_FEATURES
+
+GENES = (GENOTYPE_FEATURES - 1) // (len(PHENOTYPES) + 1)
 
 
 @dataclass(frozen=True)
@@ -87,12 +91,18 @@ class MedicationResponseNet(nn.Module):
             hidden, config.heads, dropout=config.dropout, batch_first=True
         )
         self.body = nn.Sequential(
-            nn.Linear(4 * hidden, hidden),
+            nn.Linear(6 * hidden, hidden),
             nn.ReLU(),
             nn.Dropout(config.dropout),
             nn.Linear(hidden, hidden),
             nn.ReLU(),
         )
+        # genetics as tokens, one per gene (its phenotype one-hot, the activity score) and a
+        # learned "no gene" token; the drug's embedding attends over them
+        self.gene_token = nn.Linear(len(PHENOTYPES) + 2, hidden)
+        self.gene_identity = nn.Parameter(torch.zeros(GENES + 1, hidden))
+        nn.init.normal_(self.gene_identity, std=0.1)
+        self.gene_attention = nn.MultiheadAttention(hidden, config.heads, batch_first=True)
         self.heads = nn.Linear(hidden, 2)
         self.register_buffer(
             "prior_shift",
@@ -131,11 +141,26 @@ class MedicationResponseNet(nn.Module):
         )
         fused = fused.squeeze(1)
         d = pooled[drug]
-        logits = self.heads(self.body(torch.cat([patient, fused, d, patient * d], dim=-1)))
+        genetic = self.genetics(static, d)
+        features = torch.cat([patient, fused, d, patient * d, genetic, genetic * d], dim=-1)
+        logits = self.heads(self.body(features))
         logits = logits - self.prior_shift
         if attention:
             return logits, weights.squeeze(1)
         return logits
+
+    def genetics(self, static: torch.Tensor, drug: torch.Tensor) -> torch.Tensor:
+        """The drug's view of the patient's genes: attention of the drug embedding over
+        one token per gene and a "no gene" token."""
+        width = len(PHENOTYPES) + 1
+        genes = static[:, : GENOTYPE_FEATURES - 1].reshape(-1, GENES, width)
+        activity = torch.zeros_like(genes[:, :, :1])
+        activity[:, 0, 0] = static[:, GENOTYPE_FEATURES - 1]  # CYP2D6's activity score
+        tokens = self.gene_token(torch.cat([genes, activity], dim=-1))
+        none = torch.zeros_like(tokens[:, :1])
+        tokens = torch.cat([tokens, none], dim=1) + self.gene_identity
+        out, _ = self.gene_attention(drug.unsqueeze(1), tokens, tokens, need_weights=False)
+        return out.squeeze(1)
 
     @property
     def max_history(self) -> int:

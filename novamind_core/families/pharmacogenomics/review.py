@@ -66,7 +66,26 @@ class PgxReview:
                     _metric(candidate, model, "side_effect", "ece"),
                 ]
                 for model in MODELS
-            ],
+            ]
+            + (
+                [
+                    [
+                        "planted (ceiling)",
+                        *(
+                            _metric({"models": {"c": candidate["planted_ceiling"]}}, "c", h, n)
+                            for h, n in (
+                                ("response", "roc_auc"),
+                                ("response", "brier"),
+                                ("side_effect", "roc_auc"),
+                                ("side_effect", "brier"),
+                                ("side_effect", "ece"),
+                            )
+                        ),
+                    ]
+                ]
+                if candidate.get("planted_ceiling")
+                else []
+            ),
         )
         effects = ReviewTable(
             "side-effect risk by phenotype of the drug's first gene (held-out trials)",

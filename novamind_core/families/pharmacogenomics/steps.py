@@ -337,6 +337,7 @@ def evaluate(
         },
     }
     if truth:
+        result["planted_ceiling"] = E.planted_ceiling(list(test["phenotype"]), y, truth)
         result["effect_error"] = {name: E.effect_error(effects, name) for name in predictions}
     write_json(evaluation / "evaluation.json", {"evaluation": result, "gates": gates}, indent=2)
     E.reliability_plot(y, predictions, charts / "reliability.png")
