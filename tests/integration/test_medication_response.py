@@ -466,7 +466,6 @@ def test_cpic_avoid_is_never_first_always_flagged_and_below_every_other_drug(ser
     inverted = [
         (a, b) for a in avoided for b in benefit if b not in avoided and benefit[a] > benefit[b]
     ]
-    print("INVERTED", genotype, len(inverted), inverted[:2])  # TEMP
     for a, b in inverted[:1]:
         (pair,) = predictions(server, [instance | {"candidates": [a, b]}])
         assert [(r["drug"], r["flagged"]) for r in pair["recommendations"]] == [
