@@ -133,9 +133,13 @@ def train_child(folder: Path, bundle: Path) -> dict:
     keys = sorted(current)
     now = C.encode([current[k] for k in keys], [graphs.drugs[0]] * len(keys), graphs.index, doses)
     train_patients = now.take(np.flatnonzero(np.array([where[k] == "train" for k in keys])))
-    (bundle / "reference.json").write_text(
-        json.dumps(steps.benefit_quantiles(nets["gnn"], batch, train_patients, graphs.drugs))
-    )
+    quantiles = {
+        "gnn": steps.benefit_quantiles(nets["gnn"], batch, train_patients, graphs.drugs),
+        "blind": steps.benefit_quantiles(
+            nets["genotype_blind"], batch, train_patients.blind(), graphs.drugs
+        ),
+    }
+    (bundle / "reference.json").write_text(json.dumps(quantiles))
     out["seconds"] = {k: round(v, 2) for k, v in t.items()}
     out["seconds"]["total_s"] = round(time.perf_counter() - started, 2)
     out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

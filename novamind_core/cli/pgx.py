@@ -197,7 +197,9 @@ def rank(
     predictor, served = _ranking_model(version)
     case = case_source(composition.dataset_store(), composition.audit_trail())(key)
     if case is None:
-        raise ValidationError(f"no stored patient {key} in the latest dataset version")
+        from novamind_core.domain.errors import NotFoundError
+
+        raise NotFoundError(f"no stored patient {key} in the latest dataset version")
     ranked = rank_drugs(predictor, case, condition, drug or None)
     if as_json:
         console.print_json(json.dumps([r.as_dict() for r in ranked]))

@@ -396,11 +396,7 @@ def test_replay_fills_the_payload_log_that_the_check_reads(
     assert len(logged) == 4 and set(logged["model_version"]) == {registered["version"]}
     assert logged["prediction_h1"].between(0, 10).all()
     assert logged["patient_key"].str.match(r"^p_[0-9a-f]{24}$").all()
-    predictions = [
-        e
-        for e in composition.audit_trail().entries()
-        if e["action"] == "predict"
-    ]
+    predictions = [e for e in composition.audit_trail().entries() if e["action"] == "predict"]
     assert len(predictions) == 4
     check = drift("--min-samples", "1")
     assert check.exit_code in (0, 10), check.output  # judged: every column has values

@@ -518,7 +518,8 @@ def _v2_rows(rows: list[dict]) -> dict:
         "condition": [r.get("condition", "") for r in rows],
     }
     if any("candidates" in r for r in rows):
-        columns["candidates"] = [";".join(r["candidates"]) for r in rows]
+        # an empty cell: that patient's default candidates
+        columns["candidates"] = [";".join(r.get("candidates", [])) for r in rows]
     return {"inputs": [_tensor(name, data) for name, data in columns.items()]}
 
 
@@ -570,6 +571,17 @@ def test_v2_gives_the_same_ranking_as_v1(run, server):
     ]
     assert rows[-1]["drug"] == "citalopram" and rows[-1]["flagged"] is True
     assert {r["drug"] for r in rows} == {"citalopram", "sertraline", "bupropion"}
+
+
+def test_v2_an_empty_candidates_cell_means_the_defaults(run, server):
+    chosen = _sent(candidates=["sertraline", "citalopram"], condition="MDD")
+    default = {"patient_key": run["avoid_key"], "condition": "GAD"}
+    v2 = _v2_by_patient(server, [chosen, default])
+    assert {r["drug"] for r in v2[SENT]} == {"sertraline", "citalopram"}
+    (answer,) = predictions(server, [default])
+    assert [r["drug"] for r in v2[run["avoid_key"]]] == [
+        r["drug"] for r in answer["recommendations"]
+    ]
 
 
 def test_v2_without_a_genotype_says_the_genotype_blind_model_answered(server):
@@ -661,7 +673,7 @@ def test_bad_v1_requests_are_refused_with_a_clear_message(run, server, instance,
             _v2_rows([_sent(candidates=["aspirin"])]),
             "inputs[0]: unknown drug 'aspirin'",
         ),
-        (_v2_rows([_sent(candidates=[])]), "inputs[0]: the candidate list is empty"),
+        (_v2_rows([_sent(candidates=[";"])]), "inputs[0]: the candidate list is empty"),
         (_v2_rows([_sent(genotype={"CYP2D6": "4/4"})]), "malformed CYP2D6 star allele '4'"),
         (
             {"inputs": [_tensor("patient_key", ["p_" + "f" * 24])]},

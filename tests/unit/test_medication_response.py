@@ -327,7 +327,7 @@ def predictor(trained, tmp_path_factory):
     blind = MedicationResponseNet(net.config)  # untrained is enough to check the routing
     save_network(blind, info, folder / "blind")
     (folder / "reference.json").write_text(
-        json.dumps({"paroxetine": list(np.linspace(-0.5, 0.5, 101))})
+        json.dumps({"gnn": {"paroxetine": list(np.linspace(-0.5, 0.5, 101))}, "blind": {}})
     )
     return Predictor(folder)
 
@@ -402,3 +402,34 @@ def test_ranking_refuses_what_it_cannot_rank(predictor, condition, candidates, m
 
     with pytest.raises(ValidationError, match=message):
         rank(predictor, C.PatientCase({}, "MDD", "35-44", "F"), condition, candidates, samples=2)
+
+
+def test_a_blind_prediction_is_placed_among_blind_predictions(predictor):
+    from novamind_core.families.pharmacogenomics.ranking import rank
+
+    (r,) = rank(predictor, C.PatientCase({}, "MDD", "35-44", "F"), candidates=["paroxetine"])
+    assert not r.genotype_used and r.percentile is None  # no blind reference in this bundle
+
+
+def test_no_cyp2d6_call_is_not_a_poor_metabolizers_score():
+    rows = np.stack(
+        [
+            C.genotype_features({Gene.CYP2D6: d(Gene.CYP2D6, "*4/*4")}),
+            C.genotype_features({}),
+            C.genotype_features({Gene.CYP2D6: d(Gene.CYP2D6, "*1/*41")}),
+        ]
+    )
+    scores = C.cyp2d6_activity(rows)
+    assert scores[0] == 0.0 and np.isnan(scores[1]) and scores[2] == pytest.approx(1.5)
+
+
+def test_weights_of_another_architecture_are_refused_plainly(trained, tmp_path):
+    from novamind_core.families.pharmacogenomics.bundle import load_network, save_network
+
+    net, *_, info = trained
+    save_network(net, info, tmp_path)
+    assert load_network(tmp_path) is not None
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "architecture": 1}))
+    with pytest.raises(ValueError, match=r"trained with architecture 1.*retrain"):
+        load_network(tmp_path)

@@ -69,20 +69,32 @@ class Catalog:
 def save_network(net, info: dict, folder: Path) -> None:
     import torch
 
+    from novamind_core.families.pharmacogenomics.network import ARCHITECTURE
+
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), folder / "network.pt")
-    (folder / "config.json").write_text(json.dumps(info, indent=1))
+    (folder / "config.json").write_text(
+        json.dumps({**info, "architecture": ARCHITECTURE}, indent=1)
+    )
 
 
 def load_network(folder: Path):
     import torch
 
     from novamind_core.families.pharmacogenomics.network import (
+        ARCHITECTURE,
         MedicationResponseNet,
         NetworkConfig,
     )
 
     info = json.loads((folder / "config.json").read_text())
+    built = info.get("architecture", 1)
+    if built != ARCHITECTURE:
+        raise ValueError(
+            f"this medication-response network was trained with architecture {built}; the "
+            f"installed code builds architecture {ARCHITECTURE}: retrain it (run the "
+            "pharmacogenomics pipeline) or serve it with the code version it was trained with"
+        )
     net = MedicationResponseNet(NetworkConfig(**info["config"]))
     net.load_state_dict(torch.load(folder / "network.pt", weights_only=True))
     net.eval()
@@ -141,9 +153,10 @@ class Predictor:
             "genotype_used": genotyped,
         }
 
-    def percentile(self, drug: str, value: float) -> float | None:
-        """Share (0–100) of the training patients' benefit for this drug below ``value``."""
-        quantiles = self.reference.get(drug)
+    def percentile(self, drug: str, value: float, genotype_used: bool = True) -> float | None:
+        """Share (0–100) of the training patients' benefit for this drug below ``value``,
+        as the same network (GNN, or genotype-blind) predicted it for them."""
+        quantiles = self.reference.get("gnn" if genotype_used else "blind", {}).get(drug)
         if not quantiles:
             return None
         return float(np.interp(value, quantiles, np.linspace(0, 100, len(quantiles))))

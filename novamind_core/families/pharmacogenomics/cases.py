@@ -77,6 +77,13 @@ def genotype_features(diplotypes: Mapping[Gene, Diplotype]) -> np.ndarray:
     return out
 
 
+def cyp2d6_activity(static: np.ndarray) -> np.ndarray:
+    """The CYP2D6 activity score of encoded rows; NaN where CYP2D6 is not genotyped or its
+    phenotype is indeterminate (not 0, which is a poor metabolizer's score)."""
+    unknown = static[:, len(PHENOTYPES)] == 1.0
+    return np.where(unknown, np.nan, static[:, GENOTYPE_FEATURES - 1].astype(float) * 3.0)
+
+
 def _one_hot(value: str, options: tuple[str, ...], what: str) -> np.ndarray:
     if value not in options:
         raise ValidationError(f"unknown {what} {value!r}; known: {', '.join(options)}")

@@ -36,6 +36,8 @@ from novamind_core.families.pharmacogenomics.cases import (
 )
 from novamind_core.families.pharmacogenomics.graphs import ATOM_FEATURES, BOND_FEATURES
 
+# bumped whenever the layers change: saved weights load only into the architecture they fit
+ARCHITECTURE = 2
 GENES = (GENOTYPE_FEATURES - 1) // (len(PHENOTYPES) + 1)
 
 

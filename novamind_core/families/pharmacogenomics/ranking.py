@@ -144,7 +144,9 @@ def _ranked(predictor: Predictor, case: PatientCase, drugs: list[str], p: dict) 
                     side_effect_risk=round(float(p["side_effect"][i]), 4),
                     benefit=round(float(scores[i]), 4),
                     confidence=round(float(confidence[i]), 3),
-                    percentile=_round(predictor.percentile(drug, float(scores[i]))),
+                    percentile=_round(
+                        predictor.percentile(drug, float(scores[i]), bool(p["genotype_used"][i]))
+                    ),
                     side_effects=predictor.catalog.side_effects.get(drug, []),
                     genetic_factors=dict(g.phenotypes),
                     metabolizer_status=status or "no metabolizing gene genotyped for this drug",

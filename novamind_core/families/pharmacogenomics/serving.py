@@ -19,7 +19,6 @@ from kserve.errors import InvalidInput
 from novamind_core.domain.drift import PREDICTION
 from novamind_core.domain.errors import NotFoundError, ValidationError
 from novamind_core.families.pharmacogenomics.cases import (
-    GENOTYPE_FEATURES,
     KEY,
     MAX_HISTORY,
     PatientCase,
@@ -128,10 +127,9 @@ class MedicationResponseModel(FamilyModel):
                 if value.get(column)
             }
             fields = {**value, "genotype": genotype}
-            candidates = value.get("candidates")
+            # an empty cell: the defaults; a cell of separators only: an empty list (refused)
+            candidates = value.get("candidates") or ""
             listed = [c for c in candidates.split(";") if c.strip()] if candidates else None
-            if candidates is not None and candidates.strip() == "":
-                listed = []
             parts.append(
                 self._part(key, f"inputs[{i}]", fields, value.get("condition") or None, listed)
             )
@@ -215,14 +213,14 @@ def _columns(mine: list) -> dict:
 def _payload_row(part: Part, ranked: list, version) -> dict:
     """What the payload log keeps of one patient's request: the monitored features, the
     top efficacy score, and whether a genotype was used — no genotype text, no history."""
-    from novamind_core.families.pharmacogenomics.cases import genotype_features
+    from novamind_core.families.pharmacogenomics.cases import cyp2d6_activity, genotype_features
 
-    features = genotype_features(part.case.diplotypes)
+    features = genotype_features(part.case.diplotypes)[None, :]
     return {
         "logged_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
         "model_version": str(version),
         KEY: part.key,
-        "cyp2d6_activity_score": float(features[GENOTYPE_FEATURES - 1] * 3.0),
+        "cyp2d6_activity_score": float(cyp2d6_activity(features)[0]),
         "prior_trials": float(min(len(part.case.history), MAX_HISTORY)),
         "candidates": float(len(ranked)),
         "genotype_used": bool(part.case.genotyped),

@@ -347,9 +347,11 @@ def evaluate(
     for name, folder in (("gnn", gnn), ("blind", blind)):
         shutil.copytree(folder, bundle / name, dirs_exist_ok=True)
     train = _training_patients(examples, graphs)
-    (bundle / "reference.json").write_text(
-        json.dumps(benefit_quantiles(nets["gnn"], batch, train, graphs.drugs))
-    )
+    reference_quantiles = {
+        "gnn": benefit_quantiles(nets["gnn"], batch, train, graphs.drugs),
+        "blind": benefit_quantiles(nets["genotype_blind"], batch, train.blind(), graphs.drugs),
+    }
+    (bundle / "reference.json").write_text(json.dumps(reference_quantiles))
     write_reference(
         drift_reference(nets["gnn"], batch, train, graphs.drugs),
         reference,
@@ -407,7 +409,7 @@ def drift_reference(
         candidates.append(float(len(wanted)))
     return pd.DataFrame(
         {
-            "cyp2d6_activity_score": train.static[:, C.GENOTYPE_FEATURES - 1].astype(float) * 3.0,
+            "cyp2d6_activity_score": C.cyp2d6_activity(train.static),
             "prior_trials": (train.history_drug >= 0).sum(axis=1).astype(float),
             "candidates": candidates,
             PREDICTION: top,
