@@ -433,3 +433,48 @@ def test_weights_of_another_architecture_are_refused_plainly(trained, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "architecture": 1}))
     with pytest.raises(ValueError, match=r"trained with architecture 1.*retrain"):
         load_network(tmp_path)
+
+
+class _Store:
+    """Just enough of the dataset store for the graph step."""
+
+    def __init__(self, tables: dict) -> None:
+        self.tables = tables
+
+    def manifest(self, version: str) -> dict:
+        return {"version": "v0001"}
+
+    def read(self, version: str, name: str):
+        return self.tables[name]
+
+
+def test_an_invalid_smiles_in_the_catalog_stops_the_graph_step_naming_the_drug(
+    tmp_path, monkeypatch
+):
+    from novamind_core.families.pharmacogenomics import steps
+    from novamind_core.infrastructure import composition
+    from tests.support.fakes import FakeAudit
+
+    medications = pd.DataFrame(
+        [
+            {
+                "drug_name": name,
+                "drug_class": m["drug_class"],
+                "smiles": "C1CC(" if name == "bupropion" else m["smiles"],
+                "metabolized_by": ";".join(m["metabolized_by"]),
+                "min_dose_mg": float(m["dose_mg"][0]),
+                "max_dose_mg": float(m["dose_mg"][1]),
+            }
+            for name, m in CATALOG.items()
+        ]
+    )
+    trials = pd.DataFrame({"drug_name": ["sertraline"], "side_effects": [None]})
+    store = _Store({"medications": medications, "treatment_history": trials})
+    monkeypatch.setattr(composition, "dataset_store", lambda *a, **k: store)
+    monkeypatch.setattr(composition, "audit_trail", lambda *a, **k: FakeAudit())
+    with pytest.raises(ValidationError, match=r"SMILES of 'bupropion' is not a valid molecule"):
+        steps.build_graphs("latest", tmp_path)
+    assert not (tmp_path / "catalog.json").exists()  # nothing half-written
+    medications.loc[medications.drug_name == "bupropion", "smiles"] = CATALOG["bupropion"]["smiles"]
+    figures = steps.build_graphs("latest", tmp_path)
+    assert figures["drugs"] == len(CATALOG) and (tmp_path / "catalog.json").exists()
