@@ -111,6 +111,9 @@ class Predictor:
         self.batch = self.graphs.batch()
         self.gnn = load_network(folder / "gnn")
         self.blind = load_network(folder / "blind")
+        from novamind_core.families.pharmacogenomics.training import encode_drugs
+
+        self.encoded = {id(net): encode_drugs(net, self.batch) for net in (self.gnn, self.blind)}
         reference = folder / "reference.json"
         self.reference = json.loads(reference.read_text()) if reference.exists() else {}
 
@@ -140,11 +143,12 @@ class Predictor:
             if len(rows) == 0:
                 continue
             enc = self.encode([cases[i] for i in rows], [drugs[i] for i in rows], use_genotype)
+            encoded = self.encoded[id(net)]
             if samples:
-                mean, std, _ = predict_with_uncertainty(net, self.batch, enc, samples)
+                mean, std, _ = predict_with_uncertainty(net, self.batch, enc, samples, encoded)
                 proba[rows], spread[rows] = mean, std
             else:
-                proba[rows] = predict_proba(net, self.batch, enc)
+                proba[rows] = predict_proba(net, self.batch, enc, encoded=encoded)
         return {
             "response": proba[:, 0],
             "side_effect": proba[:, 1],

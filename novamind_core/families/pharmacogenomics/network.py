@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch_geometric.nn import GINEConv, global_mean_pool
 from torch_geometric.utils import to_dense_batch
 
@@ -129,19 +130,14 @@ class MedicationResponseNet(nn.Module):
             summary[has] = last[-1]
         return self.patient(torch.cat([s, summary], dim=-1))
 
-    def forward(self, graphs, static, history_drug, history, drug, attention=False):
+    def forward(self, graphs, static, history_drug, history, drug, attention=False, encoded=None):
         """Logits (N, 2): response, side effect — calibrated (prior correction applied).
-        With ``attention``, also the atom attention weights (N, max_atoms)."""
-        atoms, mask, pooled = self.drugs(graphs)
+        With ``attention``, also the atom attention weights (N, max_atoms). ``encoded``:
+        the drug encoder's output for ``graphs``, when already computed (it does not
+        depend on the patient, and has no dropout)."""
+        atoms, mask, pooled = encoded if encoded is not None else self.drugs(graphs)
         patient = self.encode_patients(static, history_drug, history, pooled)
-        fused, weights = self.attention(
-            patient.unsqueeze(1),
-            atoms[drug],
-            atoms[drug],
-            key_padding_mask=~mask[drug],
-            need_weights=attention,
-        )
-        fused = fused.squeeze(1)
+        fused, weights = self.atom_attention(patient, atoms, mask, drug, attention)
         d = pooled[drug]
         genetic = self.genetics(static, d)
         features = torch.cat([patient, fused, d, patient * d, genetic, genetic * d], dim=-1)
@@ -150,6 +146,12 @@ class MedicationResponseNet(nn.Module):
         if attention:
             return logits, weights.squeeze(1)
         return logits
+
+    def atom_attention(self, patient, atoms, mask, drug, weights: bool = False):
+        """The patient attends over the pair's drug's atoms (``self.attention``); keys and
+        values are projected once per drug, not once per pair (a ranking pairs one patient
+        with 20 drugs, 16 times over for its uncertainty)."""
+        return attend(self.attention, patient, atoms, drug, mask, weights)
 
     def genetics(self, static: torch.Tensor, drug: torch.Tensor) -> torch.Tensor:
         """The drug's view of the patient's genes: attention of the drug embedding over
@@ -161,9 +163,34 @@ class MedicationResponseNet(nn.Module):
         tokens = self.gene_token(torch.cat([genes, activity], dim=-1))
         none = torch.zeros_like(tokens[:, :1])
         tokens = torch.cat([tokens, none], dim=1) + self.gene_identity
-        out, _ = self.gene_attention(drug.unsqueeze(1), tokens, tokens, need_weights=False)
-        return out.squeeze(1)
+        return attend(self.gene_attention, drug, tokens)[0]
 
     @property
     def max_history(self) -> int:
         return MAX_HISTORY
+
+
+def attend(mha: nn.MultiheadAttention, query, memory, index=None, mask=None, weights=False):
+    """What ``mha(query, memory[index], memory[index], key_padding_mask=~mask[index])``
+    computes for one query per row (its parameters, its dropout in training mode) —
+    without materializing the per-row keys and values: ``memory`` (m, length, E) is
+    projected once and rows look theirs up by ``index`` (None: row i is memory i).
+    Returns (output (n, E), attention weights averaged over heads (n, length) or None)."""
+    heads, width = mha.num_heads, mha.head_dim
+    w_q, w_k, w_v = mha.in_proj_weight.chunk(3)
+    b_q, b_k, b_v = mha.in_proj_bias.chunk(3)
+    m, length = memory.shape[0], memory.shape[1]
+    keys = F.linear(memory, w_k, b_k).view(m, length, heads, width).transpose(1, 2)
+    values = F.linear(memory, w_v, b_v).view(m, length, heads, width).transpose(1, 2)
+    if index is not None:
+        keys, values = keys[index], values[index]
+    n = keys.shape[0]
+    q = F.linear(query, w_q, b_q).view(n, heads, 1, width)
+    scores = (q @ keys.transpose(-1, -2)) / math.sqrt(width)  # (n, heads, 1, length)
+    if mask is not None:
+        keep = (mask[index] if index is not None else mask)[:, None, None, :]
+        scores = scores.masked_fill(~keep, float("-inf"))
+    scores = scores.softmax(dim=-1)
+    mixed = F.dropout(scores, mha.dropout, mha.training) @ values
+    out = mha.out_proj(mixed.reshape(n, heads * width))
+    return out, (scores.mean(dim=1).squeeze(1) if weights else None)

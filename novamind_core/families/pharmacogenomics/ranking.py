@@ -17,7 +17,7 @@ model's predicted benefit with CPIC's action applied on top.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -51,8 +51,9 @@ class RankedDrug:
     genotype_used: bool
 
     def as_dict(self) -> dict:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["side_effects"] = [{"effect": e, "share": s} for e, s in self.side_effects]
+        out["genetic_factors"] = dict(self.genetic_factors)
         return out
 
 
@@ -159,10 +160,7 @@ def _ranked(predictor: Predictor, case: PatientCase, drugs: list[str], p: dict) 
             )
         )
     rows.sort(key=lambda r: (r[0], r[1], r[2].drug))
-    return [
-        RankedDrug(**{**asdict(r), "rank": n + 1, "side_effects": r.side_effects})
-        for n, (_, _, r) in enumerate(rows)
-    ]
+    return [replace(r, rank=n + 1) for n, (_, _, r) in enumerate(rows)]
 
 
 def _round(value: float | None) -> float | None:

@@ -148,33 +148,59 @@ def fit(
 
 @torch.no_grad()
 def predict_proba(
-    net: MedicationResponseNet, graphs, enc: Encoded, batch_size: int = 8192
+    net: MedicationResponseNet, graphs, enc: Encoded, batch_size: int = 8192, encoded=None
 ) -> np.ndarray:
-    """(N, 2) probabilities: response, side effect."""
+    """(N, 2) probabilities: response, side effect. ``encoded``: the drug encoder's output,
+    if kept from an earlier call (see ``encode_drugs``)."""
     net.eval()
+    encoded = encoded if encoded is not None else net.drugs(graphs)
     out = []
     tensors = _tensors(enc)
     for start in range(0, len(enc), batch_size):
         part = [t[start : start + batch_size] for t in tensors]
-        out.append(torch.sigmoid(net(graphs, *part)).numpy())
+        out.append(torch.sigmoid(net(graphs, *part, encoded=encoded)).numpy())
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def _stochastic(net: MedicationResponseNet) -> list[nn.Module]:
+    """The modules whose output is random in training mode (dropout, and attention's
+    dropout), found once per network: switching only them is cheaper than ``train()``."""
+    found = getattr(net, "_stochastic_modules", None)
+    if found is None:
+        kinds = (nn.Dropout, nn.MultiheadAttention)
+        found = [m for m in net.modules() if isinstance(m, kinds)]
+        net._stochastic_modules = found
+    return found
+
+
+@torch.no_grad()
+def encode_drugs(net: MedicationResponseNet, graphs):
+    """The drug encoder's output for ``graphs``: the same for every patient, kept by a
+    server between requests."""
+    net.eval()
+    return net.drugs(graphs)
 
 
 @torch.no_grad()
 def predict_with_uncertainty(
-    net: MedicationResponseNet, graphs, enc: Encoded, samples: int = 16
+    net: MedicationResponseNet, graphs, enc: Encoded, samples: int = 16, encoded=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean probabilities (N, 2), their standard deviation over Monte Carlo dropout
     samples (N, 2), atom attention weights of the deterministic pass (N, max_atoms))."""
     net.eval()
+    encoded = encoded if encoded is not None else net.drugs(graphs)
     tensors = _tensors(enc)
-    logits, attention = net(graphs, *tensors, attention=True)
-    net.train()  # dropout on, for the samples
+    logits, attention = net(graphs, *tensors, attention=True, encoded=encoded)
+    stochastic = _stochastic(net)
+    for module in stochastic:  # dropout on, for the samples (the drug encoder has none)
+        module.training = True
     try:
         repeated = [t.repeat(samples, *([1] * (t.dim() - 1))) for t in tensors]
-        draws = torch.sigmoid(net(graphs, *repeated)).reshape(samples, len(enc), 2)
+        draws = net(graphs, *repeated, encoded=encoded)
+        draws = torch.sigmoid(draws).reshape(samples, len(enc), 2)
     finally:
-        net.eval()
+        for module in stochastic:
+            module.training = False
     return (
         torch.sigmoid(logits).numpy(),
         draws.std(dim=0).numpy(),
