@@ -135,17 +135,38 @@ class MedicationResponseNet(nn.Module):
         With ``attention``, also the atom attention weights (N, max_atoms). ``encoded``:
         the drug encoder's output for ``graphs``, when already computed (it does not
         depend on the patient, and has no dropout)."""
+        features, weights = self.features(
+            graphs, static, history_drug, history, drug, attention, encoded
+        )
+        logits = self.head(features)
+        return (logits, weights) if attention else logits
+
+    def features(self, graphs, static, history_drug, history, drug, attention=False, encoded=None):
+        """What the prediction head reads, per pair; and the atom attention weights (or
+        None)."""
         atoms, mask, pooled = encoded if encoded is not None else self.drugs(graphs)
         patient = self.encode_patients(static, history_drug, history, pooled)
         fused, weights = self.atom_attention(patient, atoms, mask, drug, attention)
         d = pooled[drug]
         genetic = self.genetics(static, d)
         features = torch.cat([patient, fused, d, patient * d, genetic, genetic * d], dim=-1)
-        logits = self.heads(self.body(features))
-        logits = logits - self.prior_shift
-        if attention:
-            return logits, weights.squeeze(1)
-        return logits
+        return features, weights
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.heads(self.body(features)) - self.prior_shift
+
+    def sampled_head(self, features: torch.Tensor, samples: int) -> torch.Tensor:
+        """``samples`` draws of the head's logits with its dropout on (Monte Carlo
+        dropout of the prediction head): (samples, N, 2)."""
+        dropouts = [m for m in self.body if isinstance(m, nn.Dropout)]
+        for m in dropouts:
+            m.training = True
+        try:
+            logits = self.head(features.repeat(samples, 1))
+        finally:
+            for m in dropouts:
+                m.training = False
+        return logits.reshape(samples, len(features), 2)
 
     def atom_attention(self, patient, atoms, mask, drug, weights: bool = False):
         """The patient attends over the pair's drug's atoms (``self.attention``); keys and

@@ -9,7 +9,8 @@ model's predicted benefit with CPIC's action applied on top.
   does not; it stays in the list, flagged, with CPIC's text. A dose adjustment is carried
   through. Within a tier, higher benefit first.
 * Confidence: 1 − 2 × the Monte Carlo dropout spread of the benefit (clipped to 0–1):
-  how much the network's answer moves when parts of it are switched off.
+  how much the answer moves when parts of the prediction head are switched off (16 draws
+  of the head over the pair's features, which are computed once).
 * Percentile: where this patient's benefit falls among the training patients' for the
   same drug.
 """

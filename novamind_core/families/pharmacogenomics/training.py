@@ -162,17 +162,6 @@ def predict_proba(
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
 
-def _stochastic(net: MedicationResponseNet) -> list[nn.Module]:
-    """The modules whose output is random in training mode (dropout, and attention's
-    dropout), found once per network: switching only them is cheaper than ``train()``."""
-    found = getattr(net, "_stochastic_modules", None)
-    if found is None:
-        kinds = (nn.Dropout, nn.MultiheadAttention)
-        found = [m for m in net.modules() if isinstance(m, kinds)]
-        net._stochastic_modules = found
-    return found
-
-
 @torch.no_grad()
 def encode_drugs(net: MedicationResponseNet, graphs):
     """The drug encoder's output for ``graphs``: the same for every patient, kept by a
@@ -185,24 +174,12 @@ def encode_drugs(net: MedicationResponseNet, graphs):
 def predict_with_uncertainty(
     net: MedicationResponseNet, graphs, enc: Encoded, samples: int = 16, encoded=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mean probabilities (N, 2), their standard deviation over Monte Carlo dropout
-    samples (N, 2), atom attention weights of the deterministic pass (N, max_atoms))."""
+    """(probabilities (N, 2), their standard deviation over ``samples`` Monte Carlo
+    dropout draws of the prediction head (N, 2), atom attention weights (N, max_atoms)).
+    The pair's features are computed once; only the head is sampled."""
     net.eval()
     encoded = encoded if encoded is not None else net.drugs(graphs)
-    tensors = _tensors(enc)
-    logits, attention = net(graphs, *tensors, attention=True, encoded=encoded)
-    stochastic = _stochastic(net)
-    for module in stochastic:  # dropout on, for the samples (the drug encoder has none)
-        module.training = True
-    try:
-        repeated = [t.repeat(samples, *([1] * (t.dim() - 1))) for t in tensors]
-        draws = net(graphs, *repeated, encoded=encoded)
-        draws = torch.sigmoid(draws).reshape(samples, len(enc), 2)
-    finally:
-        for module in stochastic:
-            module.training = False
-    return (
-        torch.sigmoid(logits).numpy(),
-        draws.std(dim=0).numpy(),
-        attention.numpy(),
-    )
+    features, attention = net.features(graphs, *_tensors(enc), attention=True, encoded=encoded)
+    proba = torch.sigmoid(net.head(features))
+    draws = torch.sigmoid(net.sampled_head(features, samples))
+    return proba.numpy(), draws.std(dim=0).numpy(), attention.numpy()
