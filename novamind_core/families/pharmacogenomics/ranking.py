@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def rank(
 
 
 def _ranked(predictor: Predictor, case: PatientCase, drugs: list[str], p: dict) -> list[RankedDrug]:
-    guidance = {g.drug: g for g in recommend(case.diplotypes, drugs=drugs)}
+    guidance = cpic_guidance(case.diplotypes, tuple(drugs))
     scores = benefit(p["response"], p["side_effect"])
     spread = np.sqrt(
         p["response_spread"] ** 2 + (SIDE_EFFECT_WEIGHT * p["side_effect_spread"]) ** 2
@@ -162,6 +163,23 @@ def _ranked(predictor: Predictor, case: PatientCase, drugs: list[str], p: dict) 
         )
     rows.sort(key=lambda r: (r[0], r[1], r[2].drug))
     return [replace(r, rank=n + 1) for n, (_, _, r) in enumerate(rows)]
+
+
+def cpic_guidance(diplotypes, drugs: tuple[str, ...]) -> dict:
+    """CPIC's guidance per drug for these diplotypes (``guidance.recommend``), kept for
+    the genotypes seen last: a ranking asks it for the same few genotypes again and again
+    (its answers are immutable values)."""
+    key = tuple(sorted((gene.value, str(d)) for gene, d in diplotypes.items()))
+    return _cached_guidance(key, drugs)
+
+
+@lru_cache(maxsize=4096)
+def _cached_guidance(key: tuple, drugs: tuple[str, ...]) -> dict:
+    from novamind_core.domain.pharmacogenomics import Gene
+    from novamind_core.families.pharmacogenomics.guidance import parse_diplotype
+
+    diplotypes = {Gene(gene): parse_diplotype(Gene(gene), text) for gene, text in key}
+    return {g.drug: g for g in recommend(diplotypes, drugs=drugs)}
 
 
 def _round(value: float | None) -> float | None:

@@ -152,7 +152,8 @@ def predict_proba(
 ) -> np.ndarray:
     """(N, 2) probabilities: response, side effect. ``encoded``: the drug encoder's output,
     if kept from an earlier call (see ``encode_drugs``)."""
-    net.eval()
+    if net.training:  # eval() walks every module: a cost per request when serving
+        net.eval()
     encoded = encoded if encoded is not None else net.drugs(graphs)
     out = []
     tensors = _tensors(enc)
@@ -177,7 +178,8 @@ def predict_with_uncertainty(
     """(probabilities (N, 2), their standard deviation over ``samples`` Monte Carlo
     dropout draws of the prediction head (N, 2), atom attention weights (N, max_atoms)).
     The pair's features are computed once; only the head is sampled."""
-    net.eval()
+    if net.training:  # eval() walks every module: a cost per request when serving
+        net.eval()
     encoded = encoded if encoded is not None else net.drugs(graphs)
     features, attention = net.features(graphs, *_tensors(enc), attention=True, encoded=encoded)
     proba = torch.sigmoid(net.head(features))
