@@ -142,8 +142,17 @@ def train_child(folder: Path, bundle: Path) -> dict:
     (bundle / "reference.json").write_text(json.dumps(quantiles))
     out["seconds"] = {k: round(v, 2) for k, v in t.items()}
     out["seconds"]["total_s"] = round(time.perf_counter() - started, 2)
-    out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out["peak_rss_mib"] = peak_rss_mib()
     return out
+
+
+def peak_rss_mib() -> int:
+    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that
+    over an exec from the parent, which here had just generated the cohort."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def training(patients: int, days: int, work: Path) -> dict:
