@@ -22,3 +22,31 @@ def test_local_builds_have_no_retries_and_compiled_ones_keep_them(tmp_path, monk
     assert "retryPolicy" not in local
     assert compiled.count("maxRetryCount: 2") == 4  # validate, align, correlate, register
     assert "kubernetes" in local  # the rest of the wiring is the same
+
+
+def test_the_pharmacogenomics_pipeline_trains_its_models_side_by_side(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.delenv(LOCAL_SETTING, raising=False)
+    out = tmp_path / "pgx.yaml"
+    compiler.Compiler().compile(pipeline("pharmacogenomics").load(fresh=True), str(out))
+    spec, platform = yaml.safe_load_all(out.read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {
+        "validate",
+        "build-graphs",
+        "split",
+        "train-gnn",
+        "train-baselines",
+        "evaluate",
+        "register",
+    }
+    # the two training steps wait for the split, not for each other
+    for name in ("train-gnn", "train-baselines"):
+        assert set(tasks[name]["dependentTasks"]) == {"validate", "build-graphs", "split"}
+    assert {"train-gnn", "train-baselines"} <= set(tasks["evaluate"]["dependentTasks"])
+    assert all(t["retryPolicy"]["maxRetryCount"] == 2 for t in tasks.values())
+    executors = spec["deploymentSpec"]["executors"]
+    training = executors["exec-train-gnn"]["container"]["resources"]
+    assert training["resourceCpuRequest"] == "2" and training["resourceMemoryLimit"] == "12Gi"
+    assert "platforms" in platform  # the kfp-kubernetes wiring (config map, secret)
