@@ -28,7 +28,8 @@ def test_every_part_a_family_names_loads_and_fits_its_slot(family):
     assert model.name == family.model_name
     inputs = {t["name"] for t in model.get_input_types()}
     assert "patient_key" in inputs
-    assert set(family.drift_features) <= inputs  # what drift compares, requests carry
+    # what drift compares, requests carry (or the payload log derives from them)
+    assert set(family.drift_features) <= inputs | set(model.derived_features)
     assert {"patient_key"} <= {t["name"] for t in model.get_output_types()}
     assert callable(load(family.history_source))
     content = load(family.review_content)

@@ -478,3 +478,63 @@ def test_an_invalid_smiles_in_the_catalog_stops_the_graph_step_naming_the_drug(
     medications.loc[medications.drug_name == "bupropion", "smiles"] = CATALOG["bupropion"]["smiles"]
     figures = steps.build_graphs("latest", tmp_path)
     assert figures["drugs"] == len(CATALOG) and (tmp_path / "catalog.json").exists()
+
+
+def test_a_payload_row_holds_every_drift_feature_and_no_genotype_text():
+    from novamind_core.domain.drift import PREDICTION
+    from novamind_core.families.pharmacogenomics.family import DRIFT_FEATURES
+    from novamind_core.families.pharmacogenomics.ranking import RankedDrug
+    from novamind_core.families.pharmacogenomics.serving import MedicationResponseModel, Part
+    from novamind_core.families.pharmacogenomics.serving import _payload_row as payload_row
+
+    assert set(MedicationResponseModel.derived_features) == set(DRIFT_FEATURES)
+    case = C.PatientCase(
+        {Gene.CYP2D6: d(Gene.CYP2D6, "*1/*41")},
+        "MDD",
+        "35-44",
+        "F",
+        (C.PriorTrial("sertraline", 50.0, False, True),),
+    )
+    ranked = [
+        RankedDrug(
+            1,
+            "bupropion",
+            "x",
+            0.6,
+            0.2,
+            0.5,
+            0.9,
+            50.0,
+            [],
+            {},
+            "",
+            "no_guidance",
+            None,
+            False,
+            "",
+            True,
+        ),
+        RankedDrug(
+            2,
+            "sertraline",
+            "SSRI",
+            0.4,
+            0.3,
+            0.25,
+            0.9,
+            50.0,
+            [],
+            {},
+            "",
+            "standard",
+            None,
+            False,
+            "",
+            True,
+        ),
+    ]
+    row = payload_row(Part("p_" + "a" * 24, "instances[0]", case), ranked, "3")
+    assert set(DRIFT_FEATURES) | {PREDICTION} <= set(row)
+    assert row["cyp2d6_activity_score"] == pytest.approx(1.5)
+    assert row["prior_trials"] == 1.0 and row["candidates"] == 2.0 and row[PREDICTION] == 0.6
+    assert not any("*" in str(v) for v in row.values())  # no diplotype text

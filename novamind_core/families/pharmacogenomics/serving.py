@@ -23,7 +23,7 @@ from novamind_core.families.pharmacogenomics.cases import (
     MAX_HISTORY,
     PatientCase,
 )
-from novamind_core.families.pharmacogenomics.family import MODEL_NAME
+from novamind_core.families.pharmacogenomics.family import DRIFT_FEATURES, MODEL_NAME
 from novamind_core.infrastructure.serving.family_model import FamilyModel, Stored
 
 FIELDS = ("genotype", "diagnosis", "age_band", "sex", "history")
@@ -74,6 +74,7 @@ class Part:
 
 class MedicationResponseModel(FamilyModel):
     max_instances = 32  # patients per request: each ranks up to 64 drugs
+    derived_features = DRIFT_FEATURES  # per answered patient, see ``_payload_row``
 
     def __init__(self, loader, history_source=None, payload_log=None, audit=None):
         super().__init__(MODEL_NAME, loader, history_source, payload_log, audit)

@@ -48,6 +48,9 @@ class FamilyModel(Model):
 
     max_instances = 256  # patients per request, V1 and V2 alike
     max_rows = 16_384  # daily rows per request, all its patients together
+    # what a payload-log row holds besides the input tensors (features derived from the
+    # request, e.g. a genotype's activity score), for the drift monitor to compare
+    derived_features: tuple[str, ...] = ()
 
     def __init__(self, name: str, loader, history_source=None, payload_log=None, audit=None):
         """``loader(current_version) -> (servable, version)`` loads the champion;
