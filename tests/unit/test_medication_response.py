@@ -538,3 +538,18 @@ def test_a_payload_row_holds_every_drift_feature_and_no_genotype_text():
     assert row["cyp2d6_activity_score"] == pytest.approx(1.5)
     assert row["prior_trials"] == 1.0 and row["candidates"] == 2.0 and row[PREDICTION] == 0.6
     assert not any("*" in str(v) for v in row.values())  # no diplotype text
+
+
+def test_the_drift_policy_reads_each_models_own_thresholds():
+    from novamind_core.families.forecasting.variables import VARIABLES
+    from novamind_core.families.pharmacogenomics.family import DRIFT_FEATURES
+    from novamind_core.infrastructure.monitoring.drift_policy import load_policy
+
+    own = load_policy(DRIFT_FEATURES, model="medication-response")
+    assert set(own.thresholds) == {*DRIFT_FEATURES, own.prediction}
+    # the top-level thresholds stay the forecaster's, and would not fit this model
+    assert set(load_policy(VARIABLES).thresholds) >= {"phq9", "steps"}
+    from novamind_core.domain.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="thresholds for unknown columns"):
+        load_policy(DRIFT_FEATURES)

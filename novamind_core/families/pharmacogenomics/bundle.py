@@ -113,7 +113,8 @@ class Predictor:
         self.blind = load_network(folder / "blind")
         from novamind_core.families.pharmacogenomics.training import encode_drugs
 
-        self.encoded = {id(net): encode_drugs(net, self.batch) for net in (self.gnn, self.blind)}
+        self.nets = {True: self.gnn, False: self.blind}  # by: is the genotype used
+        self.encoded = {used: encode_drugs(net, self.batch) for used, net in self.nets.items()}
         reference = folder / "reference.json"
         self.reference = json.loads(reference.read_text()) if reference.exists() else {}
 
@@ -138,14 +139,14 @@ class Predictor:
         genotyped = np.array([c.genotyped for c in cases], dtype=bool)
         proba = np.zeros((n, 2), dtype=np.float64)
         spread = np.zeros((n, 2), dtype=np.float64)
-        for use_genotype, net in ((True, self.gnn), (False, self.blind)):
+        for use_genotype, net in self.nets.items():
             rows = np.flatnonzero(genotyped == use_genotype)
             if len(rows) == 0:
                 continue
             enc = self.encode([cases[i] for i in rows], [drugs[i] for i in rows], use_genotype)
-            encoded = self.encoded[id(net)]
+            encoded = self.encoded[use_genotype]
             if samples:
-                mean, std, _ = predict_with_uncertainty(net, self.batch, enc, samples, encoded)
+                mean, std = predict_with_uncertainty(net, self.batch, enc, samples, encoded)
                 proba[rows], spread[rows] = mean, std
             else:
                 proba[rows] = predict_proba(net, self.batch, enc, encoded=encoded)

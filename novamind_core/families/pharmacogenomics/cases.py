@@ -239,16 +239,6 @@ class Examples:
     def __len__(self) -> int:
         return len(self.drugs)
 
-    def subset(self, rows: np.ndarray) -> Examples:
-        return Examples(
-            [self.keys[i] for i in rows],
-            [self.cases[i] for i in rows],
-            [self.drugs[i] for i in rows],
-            self.response[rows],
-            self.side_effect[rows],
-            [self.primary_phenotype[i] for i in rows],
-        )
-
 
 def examples_from_tables(
     patients: pd.DataFrame,

@@ -11,7 +11,6 @@ A SMILES RDKit cannot parse is a ``ValidationError`` naming the drug and the tex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
@@ -114,15 +113,3 @@ class DrugGraphs:
             raise ValidationError(
                 f"unknown drug {drug!r}; the catalog has: {', '.join(self.drugs)}"
             ) from None
-
-    def save(self, path: Path) -> None:
-        import json
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.smiles, indent=1, sort_keys=True))
-
-    @classmethod
-    def load(cls, path: Path) -> DrugGraphs:
-        import json
-
-        return cls(json.loads(path.read_text()))

@@ -30,7 +30,6 @@ from torch_geometric.utils import to_dense_batch
 
 from novamind_core.families.pharmacogenomics.cases import (
     GENOTYPE_FEATURES,
-    MAX_HISTORY,
     PHENOTYPES,
     STATIC_FEATURES,
     TRIAL_FEATURES,
@@ -185,10 +184,6 @@ class MedicationResponseNet(nn.Module):
         none = torch.zeros_like(tokens[:, :1])
         tokens = torch.cat([tokens, none], dim=1) + self.gene_identity
         return attend(self.gene_attention, drug, tokens)[0]
-
-    @property
-    def max_history(self) -> int:
-        return MAX_HISTORY
 
 
 def attend(mha: nn.MultiheadAttention, query, memory, index=None, mask=None, weights=False):

@@ -22,7 +22,6 @@ from novamind_core.families.pharmacogenomics import cases as C
 from novamind_core.families.pharmacogenomics.bundle import Catalog, benefit
 from novamind_core.infrastructure.kfp.artifacts import (
     read_frame,
-    read_json,
     write_frame,
     write_json,
 )
@@ -231,11 +230,11 @@ def _fit_network(examples: Path, catalog: Path, seed: int, epochs: int, out: Pat
         epochs=epochs,
     )
     save_network(net, info, out)
-    return info
+    return info, graphs, parts
 
 
 def train_gnn(examples: Path, catalog: Path, seed: int, epochs: int, model: Path) -> dict:
-    info = _fit_network(examples, catalog, seed, epochs, model, blind=False)
+    info, _, _ = _fit_network(examples, catalog, seed, epochs, model, blind=False)
     return {
         "epochs": info["epochs"],
         "best_val_loss": info["best_val_loss"],
@@ -248,8 +247,7 @@ def train_baselines(
 ) -> dict:
     from novamind_core.families.pharmacogenomics.baselines import fit_baseline
 
-    info = _fit_network(examples, catalog, seed, epochs, blind, blind=True)
-    _, graphs, parts = _load(examples, catalog)
+    info, graphs, parts = _fit_network(examples, catalog, seed, epochs, blind, blind=True)
     fingerprints = np.load(catalog / "fingerprints.npy")
     model, boost = fit_baseline(
         encoded_from(parts["train"], graphs.index),
@@ -439,7 +437,3 @@ def expected_from(text: str) -> str:
             f"'pharmacogenomics' part ({', '.join(needed)})"
         )
     return json.dumps(part)
-
-
-def read_evaluation(evaluation: Path) -> dict:
-    return read_json(evaluation / "evaluation.json")

@@ -174,14 +174,14 @@ def encode_drugs(net: MedicationResponseNet, graphs):
 @torch.no_grad()
 def predict_with_uncertainty(
     net: MedicationResponseNet, graphs, enc: Encoded, samples: int = 16, encoded=None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities (N, 2), their standard deviation over ``samples`` Monte Carlo
-    dropout draws of the prediction head (N, 2), atom attention weights (N, max_atoms)).
-    The pair's features are computed once; only the head is sampled."""
+    dropout draws of the prediction head (N, 2)). The pair's features are computed once;
+    only the head is sampled."""
     if net.training:  # eval() walks every module: a cost per request when serving
         net.eval()
     encoded = encoded if encoded is not None else net.drugs(graphs)
-    features, attention = net.features(graphs, *_tensors(enc), attention=True, encoded=encoded)
+    features, _ = net.features(graphs, *_tensors(enc), encoded=encoded)
     proba = torch.sigmoid(net.head(features))
     draws = torch.sigmoid(net.sampled_head(features, samples))
-    return proba.numpy(), draws.std(dim=0).numpy(), attention.numpy()
+    return proba.numpy(), draws.std(dim=0).numpy()
