@@ -8,12 +8,12 @@ patients never appear in train or validation.
 
 from __future__ import annotations
 
-import hashlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from novamind_core.domain import patient_split
 
 KEY = "patient_key"
 
@@ -34,15 +34,10 @@ class SplitPlan:
 
 def held_out(keys: list[str], share: float, seed: int) -> frozenset[str]:
     """A stable, seeded share of patients, chosen by hashing their pseudonym."""
-
-    def score(key: str) -> int:
-        return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16)
-
-    ranked = sorted(keys, key=score)
     if share <= 0:
         return frozenset()
-    count = max(1, math.floor(share * len(keys) + 0.5))  # half rounds up, not to even
-    return frozenset(ranked[:count])
+    order = patient_split.ranked(keys, seed)
+    return frozenset(order[: patient_split.share_count(share, len(order))])
 
 
 def plan_split(

@@ -8,7 +8,6 @@ holds patient rows and is written encrypted; graphs, models and figures are coho
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from novamind_core.domain import patient_split
 from novamind_core.domain.drift import PREDICTION
 from novamind_core.domain.errors import ValidationError
 from novamind_core.families.pharmacogenomics import cases as C
@@ -87,17 +87,7 @@ def reported_side_effects(trials: pd.DataFrame) -> dict[str, list[tuple[str, flo
 def assign(keys: list[str], held_out_share: float, seed: int) -> dict[str, str]:
     """Whole patients to train / validation / test, by a seeded hash of the pseudonym
     (``held_out_share`` each to validation and test)."""
-    unique = sorted(set(keys))
-
-    def score(key: str) -> int:
-        return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16)
-
-    ranked = sorted(unique, key=score)
-    count = max(1, math.floor(held_out_share * len(unique) + 0.5))
-    out = {k: "test" for k in ranked[:count]}
-    out.update({k: "validation" for k in ranked[count : 2 * count]})
-    out.update({k: "train" for k in ranked[2 * count :]})
-    return out
+    return patient_split.assign(keys, held_out_share, seed)
 
 
 def features_frame(enc: C.Encoded, drugs: tuple) -> pd.DataFrame:
