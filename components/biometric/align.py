@@ -11,6 +11,7 @@ def align(
     dataset_version: str,
     parent_run_id: str,
     grid: Output[Dataset],
+    readings: Output[Dataset],
     metrics: Output[Metrics],
 ):
     from novamind_core.families.biometric import steps
@@ -24,4 +25,5 @@ def align(
         headline=("patients", "patient_days"),
         dataset_version=dataset_version,
         grid=grid,
+        readings=readings,
     )

@@ -1,8 +1,9 @@
-"""Component: register the analysis as ``biometric-correlator``; alias ``challenger``
-if its gates pass."""
+"""Component: register the analysis and the selected symptom predictor as
+``biometric-correlator`` (every trained model logged beside it, the HFBN in MLflow's
+TensorFlow flavour); alias ``challenger`` if its gates pass."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input
+from kfp.dsl import Artifact, Input, Model
 
 from components.image import BASE_IMAGE
 
@@ -11,6 +12,11 @@ from components.image import BASE_IMAGE
 def register(
     analysis: Input[Artifact],
     charts: Input[Artifact],
+    predictors: Input[Artifact],
+    bilstm: Input[Model],
+    tft: Input[Model],
+    hfbn: Input[Model],
+    aligner: Input[Model],
     dataset_version: str,
     dataset_fingerprint: str,
     parent_run_id: str,
@@ -24,6 +30,11 @@ def register(
         register_step,
         analysis=analysis,
         charts=charts,
+        predictors=predictors,
+        bilstm=bilstm,
+        tft=tft,
+        hfbn=hfbn,
+        aligner=aligner,
         dataset_version=dataset_version,
         dataset_fingerprint=dataset_fingerprint,
         parent_run_id=parent_run_id,

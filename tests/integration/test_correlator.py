@@ -106,15 +106,27 @@ def test_pipeline_registers_a_challenger_whose_gates_passed(run):
     metrics = json.loads(tags["metrics"])
     assert metrics["patients"] == 60 and metrics["significant"] >= 5
     assert metrics["null_rejection_rate"] <= 0.075
+    for gate in ("predictor_beats_baselines", "attention_valid"):
+        assert tags[f"gate.{gate}"] == "true", gate
+    assert tags["predictor"] in ("bilstm", "tft")
+    assert metrics["predictor_mase"] < metrics["last_value_mase"]
+    assert tags["hfbn_model_uri"].startswith(("runs:/", "models:/", "m-"))
     names = {a.path for a in run["client"].list_artifacts(version.run_id, "charts")}
     assert names == {"charts/lag_heatmap.png", "charts/causal_graph.png"}
+    models = {a.path for a in run["client"].list_artifacts(version.run_id, "models")}
+    assert models == {"models/bilstm", "models/tft", "models/aligner"}
     tables = {a.path for a in run["client"].list_artifacts(version.run_id, "analysis")}
     assert "analysis/tests.csv" in tables
     # nothing in the run names a patient: only cohort-level figures were logged
     run_data = run["client"].get_run(version.run_id).data
     logged = [json.dumps([run_data.params, run_data.tags, tags])]
     folder = run["root"] / "artifacts"
-    for name in ("analysis/tests.csv", "analysis/evaluation.json", "evaluation.json"):
+    for name in (
+        "analysis/tests.csv",
+        "analysis/evaluation.json",
+        "evaluation.json",
+        "predictors/predictors.json",
+    ):
         logged.append(
             Path(run["client"].download_artifacts(version.run_id, name, str(folder))).read_text()
         )
@@ -162,7 +174,7 @@ def test_v1_by_pseudonym_is_the_patients_analysis(run, server):
     local = _local_result(run, key)
     assert answer["patient_key"] == key and answer["model_version"] == str(run["version"].version)
     assert answer["tests"] == len(local.tests)
-    assert answer["temporal_patterns"] == []
+    assert len(answer["forecast"]) == 21 and len(answer["temporal_patterns"]) == 21
     want = local.significant()
     assert [r["coefficient"] for r in answer["correlation_strength"]] == pytest.approx(
         want["coefficient"].tolist(), abs=1e-6
@@ -214,18 +226,52 @@ def test_v1_with_a_history_finds_its_planted_lead(server):
     assert answer["tests"] == 4 * 1 * 8  # mood only: phq9 and gad7 were never reported
 
 
-@pytest.mark.parametrize("days", [1, 5])
-def test_a_history_too_short_for_any_test_is_an_exclusion_not_a_result(server, days):
-    instance = {"patient_key": "p_" + "2" * 24, "history": _history(days)}
+def test_the_answer_forecasts_each_symptom_with_its_interval_and_what_drove_it(server):
+    instance = {"patient_key": "p_" + "1" * 24, "history": _history(60, seed=2)}
     body = expect(server.request("POST", PREDICT, json={"instances": [instance]}), 200, server)
     (answer,) = body["predictions"]
-    assert answer["tests"] == 0 and answer["correlation_strength"] == []
-    assert answer["exclusions"]
+    forecast = answer["forecast"]
+    assert {(f["symptom"], f["horizon_days"]) for f in forecast} == {
+        (s, h) for s in ("phq9", "gad7", "mood") for h in range(1, 8)
+    }
+    last_day = np.datetime64(instance["history"][-1]["day"])
+    for row in forecast:
+        assert np.isfinite([row["lower"], row["median"], row["upper"]]).all()
+        assert row["lower"] <= row["median"] <= row["upper"]
+        assert np.datetime64(row["target_day"]) == last_day + row["horizon_days"]
+    for pattern in answer["temporal_patterns"]:
+        weights = [d["weight"] for d in pattern["days"]]
+        assert weights == sorted(weights, reverse=True) and 0 < sum(weights) <= 1 + 1e-6
+        for day in pattern["days"]:
+            assert day["days_before_target"] >= pattern["horizon_days"]
+            assert np.datetime64(day["day"]) <= last_day
+        assert len(pattern["signals"]) == 3
+        assert 0 < sum(s["weight"] for s in pattern["signals"]) <= 1 + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda rows: rows[:1], "1 day(s) with a record"),
+        (lambda rows: rows[:5], "a prediction needs at least 7"),
+        (
+            lambda rows: [
+                {k: v for k, v in r.items() if k in ("day", "mood", "phq9", "gad7")} for r in rows
+            ],
+            "every wearable signal is missing",
+        ),
+    ],
+)
+def test_a_history_the_predictor_cannot_use_is_refused_by_name(server, change, message):
+    instance = {"patient_key": "p_" + "2" * 24, "history": change(_history(40))}
+    response = server.request("POST", PREDICT, json={"instances": [instance]})
+    assert response.status_code == 400, response.text
+    assert message in response.text
 
 
 def test_v1_and_v2_give_the_same_numbers(server):
     history = _history(112, seed=3)
-    v1 = expect(
+    answer = expect(
         server.request(
             "POST",
             PREDICT,
@@ -233,7 +279,8 @@ def test_v1_and_v2_give_the_same_numbers(server):
         ),
         200,
         server,
-    )["predictions"][0]["correlation_strength"]
+    )["predictions"][0]
+    v1 = answer["correlation_strength"]
     columns = {name: [row.get(name) for row in history] for name in history[0]}
     inputs = [
         {
@@ -261,6 +308,17 @@ def test_v1_and_v2_give_the_same_numbers(server):
         assert relation["coefficient"] == pytest.approx(tensors["coefficient"][i], abs=1e-6)
         assert relation["q_value"] == pytest.approx(tensors["q_value"][i], rel=1e-5)
         assert relation["q_value"] > 0  # small q-values are not rounded to 0
+    forecasts = {
+        (tensors["forecast_symptom"][i], tensors["forecast_horizon_days"][i]): i
+        for i in range(len(tensors["forecast_symptom"]))
+    }
+    assert len(forecasts) == len(answer["forecast"]) == 21
+    for row in answer["forecast"]:
+        i = forecasts[(row["symptom"], row["horizon_days"])]
+        for name in ("median", "lower", "upper"):
+            assert row[name] == pytest.approx(tensors[f"forecast_{name}"][i], abs=1e-6)
+    patterns = len(tensors["pattern_weight"])
+    assert patterns == sum(len(p["days"]) for p in answer["temporal_patterns"])
 
 
 def test_v2_answers_every_test_as_tensors(run, server):
@@ -342,3 +400,45 @@ def test_every_answer_is_audited_with_its_pseudonym(run, server):
         if e.get("action") == "predict" and e.get("resource", "").startswith(MODEL)
     ]
     assert any(key in json.dumps(e) for e in predicted)
+
+
+FRESH_PROCESS = """
+import sys
+import mlflow
+import numpy as np
+
+model = mlflow.pyfunc.load_model(sys.argv[1])
+out = model.predict(model.input_example)
+forecast = out[out["kind"] == "forecast"]
+assert len(forecast) == 21, len(forecast)
+assert np.isfinite(forecast[["median", "lower", "upper"]].to_numpy(float)).all()
+assert (forecast["lower"] <= forecast["median"]).all()
+hfbn = mlflow.pyfunc.load_model(sys.argv[2])
+example = hfbn.input_example
+prediction = np.asarray(hfbn.predict(example))
+assert prediction.size and np.isfinite(prediction).all(), prediction
+print("ok", sys.argv[1], prediction.shape)
+"""
+
+
+def test_the_registered_pytorch_and_tensorflow_models_predict_in_a_fresh_process(run):
+    import subprocess
+    import sys
+
+    version = run["version"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FRESH_PROCESS,
+            f"models:/{MODEL}/{version.version}",
+            version.tags["hfbn_model_uri"],
+        ],
+        env=run["env"],
+        cwd=run["root"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("ok")

@@ -15,7 +15,8 @@ CORRELATION = Family(
         PipelineEntry(
             TRAINING_PIPELINE,
             "pipelines.biometric_correlation:biometric_correlation",
-            "validate → align → correlate (lead–lag, directed, null check) → register",
+            "validate → align → correlate (lead–lag, directed, null check) ∥ train BiLSTM, TFT, "
+            "HFBN, aligner → evaluate predictors → register",
             check_correlation_params,
         ),
     ),
@@ -28,5 +29,6 @@ CORRELATION = Family(
         MetricColumn("significant", "significant", ".0f"),
         MetricColumn("edges", "edges", ".0f"),
         MetricColumn("null p<.05", "null_rejection_rate", ".3f"),
+        MetricColumn("MASE", "predictor_mase", ".3f"),
     ),
 )

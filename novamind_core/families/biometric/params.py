@@ -50,6 +50,12 @@ def check_correlation_params(params: dict, settings) -> dict:
         fdr=params.get("fdr", 0.05),
         threshold=settings.correlation_threshold,
     )
+    for name in ("predictor_seed", "max_train_windows"):
+        value = params.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValidationError(f"{name} must be a whole number ≥ 0, got {value!r}")
+    if 0 < params.get("max_train_windows", 0) < 256:
+        raise ValidationError("max_train_windows must be 0 (each model's default) or ≥ 256")
     if "expected_relations" in params:
         params["expected_relations"] = json.dumps(expected_from(params["expected_relations"]))
     return params

@@ -4,6 +4,8 @@ was told what to expect, what it recovered."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from novamind_core.application.review_model import ReviewTable
 from novamind_core.families.biometric.output import format_q
 
@@ -31,6 +33,13 @@ class CorrelationReview:
             ("directed edges", "edges", "{}"),
         ]
         out = [(label, _get(candidate, key), _get(champion, key)) for label, key, _ in rows]
+        out.append(
+            (
+                "symptom predictor (mean MASE, held-out patients)",
+                _selected(candidate),
+                _selected(champion),
+            )
+        )
         out.append(
             (
                 "null p < 0.05 rate (broken links)",
@@ -72,7 +81,7 @@ class CorrelationReview:
                 for e in candidate.get("causal_edges", [])
             ],
         )
-        tables = [relations, edges]
+        tables = [relations, edges, *predictor_tables(candidate.get("predictors"))]
         expected = candidate.get("expected")
         if expected:
             tables.append(
@@ -92,6 +101,72 @@ class CorrelationReview:
                 )
             )
         return tables
+
+
+def _selected(evaluation: dict | None) -> str:
+    predictors = (evaluation or {}).get("predictors")
+    if not predictors:
+        return "-"
+    name = predictors["selected"]
+    return f"{name} {predictors['test'][name]['mean_mase']:.3f}"
+
+
+def predictor_tables(predictors: dict | None) -> list[ReviewTable]:
+    """Held-out accuracy of every predictor beside the baselines, what training cost, and
+    the evidence behind the explanations (planted lags, alignment)."""
+    if not predictors:
+        return []
+    from novamind_core.families.biometric.prediction_windows import TARGETS
+
+    test = predictors["test"]
+    accuracy = ReviewTable(
+        "symptom predictors on held-out patients (mean MASE over 7 horizons; MAE day 1; "
+        f"80% interval coverage) — served: {predictors['selected']}",
+        ("model", *TARGETS, "mean", "MAE day 1 (phq9/gad7/mood)", "coverage"),
+        [
+            [
+                name,
+                *(f"{m[s]['mean_mase']:.3f}" for s in TARGETS),
+                f"{m['mean_mase']:.3f}",
+                " / ".join(f"{m[s]['mae'][0]:.2f}" for s in TARGETS),
+                " / ".join(f"{np.nanmean(m[s]['coverage']):.2f}" for s in TARGETS)
+                if "coverage" in m[TARGETS[0]]
+                else "-",
+            ]
+            for name, m in sorted(test.items(), key=lambda item: item[1]["mean_mase"])
+        ],
+    )
+    training = ReviewTable(
+        "training",
+        ("model", "seconds", "epochs", "peak MiB"),
+        [
+            [name, f"{t['training_seconds']}", f"{t['epochs']}", f"{t['peak_rss_mib']}"]
+            for name, t in predictors["training"].items()
+        ],
+    )
+    evidence_rows = []
+    for name, extra in predictors["extras"].items():
+        for lead in extra.get("planted_lags", []):
+            evidence_rows.append(
+                [
+                    name,
+                    f"attention on {lead['biometric']} {lead['lag_days']} d before "
+                    f"{lead['symptom']} (horizon {lead['horizon']})",
+                    f"{lead['mean_weight']:.3f} (even share {lead['even_share']:.3f})",
+                ]
+            )
+        retrieval = extra.get("retrieval")
+        if retrieval:
+            evidence_rows.append(
+                [
+                    name,
+                    "true pair retrieved among in-batch candidates (top-1)",
+                    f"{retrieval['top1']:.3f} (chance {retrieval['chance_top1']:.3f})",
+                ]
+            )
+    evidence = ReviewTable("explanations and alignment", ("model", "check", "value"), evidence_rows)
+    verdict = ReviewTable("verdict", ("",), [[line] for line in predictors["verdict"]])
+    return [accuracy, verdict, training, evidence]
 
 
 CORRELATION_REVIEW = CorrelationReview()

@@ -4,7 +4,13 @@ A request carries, per patient, either a daily history of wearables and symptoms
 a pseudonym whose history (the last ``STORED_DAYS`` days) is read from the encrypted
 store. Each patient's answer is that patient's ``BiometricCorrelationResult``: every
 lead–lag test with q-values over the patient's own tests, the directed edges, and what
-was excluded and why. Concurrent requests are batched into one engine pass.
+was excluded and why; and, when the version carries a symptom predictor, the next
+``HORIZON`` days' PHQ-9, GAD-7 and mood (median and 80% interval) from the last
+``LOOKBACK`` days, with ``temporal_patterns``: per prediction, the days the predictor
+attended to and the signals that weighed on them. A history the predictor cannot use
+(fewer than ``MIN_HISTORY_DAYS`` days with a record, every wearable missing, no
+self-report) is refused with a 400 that says which. Concurrent requests are batched into
+one engine pass and one predictor pass.
 """
 
 from __future__ import annotations
@@ -14,8 +20,16 @@ import pandas as pd
 from kserve.errors import InvalidInput
 
 from novamind_core.domain.drift import PREDICTION
+from novamind_core.domain.errors import ValidationError
 from novamind_core.families.biometric.analysis import analyses_per_patient
 from novamind_core.families.biometric.family import MODEL_NAME
+from novamind_core.families.biometric.prediction_windows import (
+    HORIZON,
+    LOOKBACK,
+    TARGETS,
+    check_history,
+    windows_from,
+)
 from novamind_core.families.biometric.signals import KEY, SIGNALS
 from novamind_core.infrastructure.serving.family_model import FamilyModel, Stored
 from novamind_core.infrastructure.serving.request_checks import (
@@ -24,6 +38,8 @@ from novamind_core.infrastructure.serving.request_checks import (
     tensor_histories,
 )
 
+TOP_DAYS = 3  # per prediction, the days with the most attention
+TOP_SIGNALS = 3  # and the signals that weighed most on them
 STORED_DAYS = 365  # of a stored patient's history, the last this many days are analysed
 MAX_SPAN_DAYS = 730  # a sent history may span at most this many days
 TESTS = {
@@ -59,6 +75,31 @@ EXCLUSIONS = {
     "exclusion_count": "INT32",
     "exclusion_detail": "BYTES",
 }
+FORECASTS = {
+    "forecast_patient_key": "BYTES",
+    "forecast_symptom": "BYTES",
+    "forecast_horizon_days": "INT32",
+    "forecast_target_day": "BYTES",
+    "forecast_median": "FP64",
+    "forecast_lower": "FP64",
+    "forecast_upper": "FP64",
+}
+PATTERN_DAYS = {
+    "pattern_patient_key": "BYTES",
+    "pattern_symptom": "BYTES",
+    "pattern_horizon_days": "INT32",
+    "pattern_day": "BYTES",
+    "pattern_days_before_target": "INT32",
+    "pattern_weight": "FP64",
+}
+PATTERN_SIGNALS = {
+    "signal_patient_key": "BYTES",
+    "signal_symptom": "BYTES",
+    "signal_horizon_days": "INT32",
+    "signal_name": "BYTES",
+    "signal_weight": "FP64",
+}
+OUTPUTS = {**TESTS, **EDGES, **EXCLUSIONS, **FORECASTS, **PATTERN_DAYS, **PATTERN_SIGNALS}
 NUMPY = {"BYTES": object, "INT32": np.int32, "FP32": np.float32, "FP64": np.float64, "BOOL": bool}
 
 
@@ -76,10 +117,7 @@ class BiometricCorrelatorModel(FamilyModel):
         ] + [{"name": c, "datatype": "FP32", "shape": [-1]} for c in SIGNALS]
 
     def get_output_types(self) -> list[dict]:
-        return [
-            {"name": name, "datatype": kind, "shape": [-1]}
-            for name, kind in {**TESTS, **EDGES, **EXCLUSIONS}.items()
-        ]
+        return [{"name": name, "datatype": kind, "shape": [-1]} for name, kind in OUTPUTS.items()]
 
     # -- requests -> one daily history per patient ----------------------------------------
     def parse_v1(self, instances: list[tuple[str, str, dict]]) -> list:
@@ -106,6 +144,10 @@ class BiometricCorrelatorModel(FamilyModel):
                     f"patient {part['key']}'s history spans {span} days; send at most "
                     f"{MAX_SPAN_DAYS}"
                 )
+            try:
+                check_history(_last_window(part), f"patient {part['key']}'s history")
+            except ValidationError as error:
+                raise InvalidInput(str(error)) from None
 
     def from_store(self, ref: Stored) -> dict:
         frame = self.stored_history(ref.key, ref.where, STORED_DAYS)
@@ -128,9 +170,14 @@ class BiometricCorrelatorModel(FamilyModel):
         )
         from novamind_core.families.biometric.alignment import AlignedCohort
 
-        analyses = analyses_per_patient(AlignedCohort.from_frame(frame), servable.settings)
+        cohort = AlignedCohort.from_frame(frame)
+        analyses = analyses_per_patient(cohort, servable.settings)
         by_id = {a.patient: a for a in analyses}
-        answers = [_columns(part["key"], by_id[i]) for i, part in zip(ids, parts, strict=True)]
+        forecasts = _forecasts(getattr(servable, "predictor", None), cohort)
+        answers = [
+            {**_columns(part["key"], by_id[i]), **forecasts(i, part["key"])}
+            for i, part in zip(ids, parts, strict=True)
+        ]
         logged = [
             _payload_row(part, answer, version) for part, answer in zip(parts, answers, strict=True)
         ]
@@ -155,12 +202,14 @@ class BiometricCorrelatorModel(FamilyModel):
             answer[KEY].tolist()
             + answer["edge_patient_key"].tolist()
             + answer["exclusion_patient_key"].tolist()
+            + answer["forecast_patient_key"].tolist()
         ):
             out[key] = {
                 KEY: key,
                 "model_version": version,
                 "tests": 0,
                 "correlation_strength": [],
+                "forecast": [],
                 "temporal_patterns": [],
                 "causal_graph": [],
                 "exclusions": [],
@@ -177,7 +226,101 @@ class BiometricCorrelatorModel(FamilyModel):
             out[row.pop(KEY)]["causal_graph"].append(row)
         for row in _rows(answer, EXCLUSIONS, "exclusion_"):
             out[row.pop(KEY)]["exclusions"].append(row)
+        _v1_forecasts(out, answer)
         return {"predictions": list(out.values())}
+
+
+def _last_window(part: dict) -> np.ndarray:
+    """(LOOKBACK, V): the part's values over the ``LOOKBACK`` days up to its last day."""
+    x = np.full((LOOKBACK, len(SIGNALS)), np.nan)
+    position = (part["day"] - part["day"][-1]).astype(int) + LOOKBACK - 1
+    inside = position >= 0
+    for v, name in enumerate(SIGNALS):
+        x[position[inside], v] = part[name][inside]
+    return x
+
+
+def _forecasts(predictor, cohort):
+    """``columns(id, key)``: the forecast and pattern tensors of batch member ``id``
+    (empty when the served version has no predictor)."""
+    from novamind_core.families.biometric.served_predictor import explain
+
+    names = {**FORECASTS, **PATTERN_DAYS, **PATTERN_SIGNALS}
+    if predictor is None:
+        empty = {name: np.array([], dtype=NUMPY[kind]) for name, kind in names.items()}
+        return lambda _id, _key: empty
+    windows = windows_from(cohort, need_target=False, origins="last")
+    explained = explain(predictor, windows)
+    row_of = {k: i for i, k in enumerate(windows.keys)}
+    top_days = np.argsort(-explained.attention, axis=-1, kind="stable")[..., :TOP_DAYS]
+    top_signals = np.argsort(-explained.signals, axis=-1, kind="stable")[..., :TOP_SIGNALS]
+    input_days = windows.days()
+
+    def columns(member: str, key: str) -> dict[str, np.ndarray]:
+        r = row_of[member]
+        h, s = np.meshgrid(np.arange(HORIZON), np.arange(len(TARGETS)), indexing="ij")
+        h, s = h.ravel(), s.ravel()  # every (horizon, symptom)
+        target = windows.origin[r] + (h + 1).astype("timedelta64[D]")
+        out = {
+            "forecast_patient_key": np.full(len(h), key, dtype=object),
+            "forecast_symptom": np.array([TARGETS[i] for i in s], dtype=object),
+            "forecast_horizon_days": (h + 1).astype(np.int32),
+            "forecast_target_day": np.array([str(d) for d in target], dtype=object),
+            "forecast_median": explained.forecast.median[r, h, s].astype(np.float64),
+            "forecast_lower": explained.forecast.lower[r, h, s].astype(np.float64),
+            "forecast_upper": explained.forecast.upper[r, h, s].astype(np.float64),
+        }
+        days = top_days[r, h, s]  # (H·S, TOP_DAYS)
+        weight = np.take_along_axis(explained.attention[r, h, s], days, axis=1)
+        dh, ds = np.repeat(h, TOP_DAYS), np.repeat(s, TOP_DAYS)
+        out.update(
+            {
+                "pattern_patient_key": np.full(days.size, key, dtype=object),
+                "pattern_symptom": np.array([TARGETS[i] for i in ds], dtype=object),
+                "pattern_horizon_days": (dh + 1).astype(np.int32),
+                "pattern_day": np.array([str(input_days[r, i]) for i in days.ravel()], object),
+                "pattern_days_before_target": (LOOKBACK - days.ravel() + dh).astype(np.int32),
+                "pattern_weight": weight.ravel().astype(np.float64),
+            }
+        )
+        chosen = top_signals[r, h, s]
+        signal_weight = np.take_along_axis(explained.signals[r, h, s], chosen, axis=1)
+        sh, ss = np.repeat(h, TOP_SIGNALS), np.repeat(s, TOP_SIGNALS)
+        out.update(
+            {
+                "signal_patient_key": np.full(chosen.size, key, dtype=object),
+                "signal_symptom": np.array([TARGETS[i] for i in ss], dtype=object),
+                "signal_horizon_days": (sh + 1).astype(np.int32),
+                "signal_name": np.array([SIGNALS[i] for i in chosen.ravel()], dtype=object),
+                "signal_weight": signal_weight.ravel().astype(np.float64),
+            }
+        )
+        return out
+
+    return columns
+
+
+def _v1_forecasts(out: dict[str, dict], answer: dict) -> None:
+    """The forecast rows and, per prediction, its days and signals (``temporal_patterns``)."""
+    patterns: dict[tuple, dict] = {}
+    for row in _rows(answer, FORECASTS, "forecast_"):
+        key = row.pop(KEY)
+        out[key]["forecast"].append(row)
+        pattern = {
+            "symptom": row["symptom"],
+            "horizon_days": row["horizon_days"],
+            "target_day": row["target_day"],
+            "days": [],
+            "signals": [],
+        }
+        patterns[(key, row["symptom"], row["horizon_days"])] = pattern
+        out[key]["temporal_patterns"].append(pattern)
+    for row in _rows(answer, PATTERN_DAYS, "pattern_"):
+        key = (row.pop(KEY), row.pop("symptom"), row.pop("horizon_days"))
+        patterns[key]["days"].append(row)
+    for row in _rows(answer, PATTERN_SIGNALS, "signal_"):
+        key = (row.pop(KEY), row.pop("symptom"), row.pop("horizon_days"))
+        patterns[key]["signals"].append({"signal": row["name"], "weight": row["weight"]})
 
 
 def _rows(answer: dict, names: dict, prefix: str) -> list[dict]:

@@ -33,17 +33,22 @@ def engine_settings(max_lag: int, method: str, fdr: float) -> EngineSettings:
     return EngineSettings(max_lag=max_lag, method=method, fdr=fdr, threshold=threshold)
 
 
-def align(dataset_version: str, grid: Path) -> dict:
-    from novamind_core.families.biometric.cohort_data import stored_grid
+def align(dataset_version: str, grid: Path, readings: Path) -> dict:
+    """The daily grid (every signal) and the hourly heart-rate and HRV readings (for the
+    HFBN), both encrypted intermediates."""
+    from novamind_core.families.biometric.cohort_data import stored_grid_and_readings
+    from novamind_core.families.biometric.intraday import hourly
     from novamind_core.infrastructure import composition
 
     store = composition.dataset_store()
-    _, aligned = stored_grid(
+    _, aligned, biometrics = stored_grid_and_readings(
         store, dataset_version, composition.audit_trail(), "train biometric-correlator: align"
     )
     frame = aligned.to_frame()
     write_frame(grid, "grid", frame)
-    stats = {"patients": len(aligned.keys), "patient_days": len(frame)}
+    hours = hourly(biometrics, aligned).to_frame()
+    write_frame(readings, "readings", hours)
+    stats = {"patients": len(aligned.keys), "patient_days": len(frame), "hourly_bins": len(hours)}
     for name in SIGNALS:
         stats[f"days_with_{name}_share"] = round(float(frame[name].notna().mean()), 4)
     return stats

@@ -32,12 +32,14 @@ def register_model(
     artifact_dirs: Mapping[str, Path | None] | None = None,
     trained_by: str = "",
     reference_dir: Path | None = None,
+    log_extra=None,
 ) -> dict:
     """Log the pyfunc model in a ``register`` run under the pipeline's run, register a
     version, tag it; alias ``challenger`` if every gate passed. ``artifact_dirs`` are
     logged beside the model (name in the run -> folder); ``summary`` is the headline
-    metrics tag. Returns the model name, version, URI, gates and whether it is the
-    challenger."""
+    metrics tag; ``log_extra()``, called inside the run, logs more (e.g. a model of
+    another MLflow flavour) and returns tags for the version. Returns the model name,
+    version, URI, gates and whether it is the challenger."""
     import mlflow
     from mlflow.models import infer_signature
     from mlflow.tracking import MlflowClient
@@ -48,6 +50,7 @@ def register_model(
         for name, directory in (artifact_dirs or {}).items():
             if directory is not None and directory.exists():
                 mlflow.log_artifacts(str(directory), name)
+        extra_tags = log_extra() if log_extra is not None else {}
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=python_model,
@@ -67,6 +70,7 @@ def register_model(
         "code_version": code_version(),
         "trained_by": trained_by,  # who launched the run: not the one to approve it
         **(tags or {}),
+        **extra_tags,
         "gates_passed": str(passed).lower(),
         "metrics": json.dumps(dict(summary or {})),
         **{f"gate.{k}": str(v).lower() for k, v in gate_results.items()},
