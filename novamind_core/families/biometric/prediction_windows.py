@@ -112,8 +112,11 @@ def windows_from(
             continue
         series = values[p]  # (V, D)
         padded = np.concatenate(
-            [np.full((len(SIGNALS), LOOKBACK - 1), np.nan, np.float32), series,
-             np.full((len(SIGNALS), HORIZON), np.nan, np.float32)],
+            [
+                np.full((len(SIGNALS), LOOKBACK - 1), np.nan, np.float32),
+                series,
+                np.full((len(SIGNALS), HORIZON), np.nan, np.float32),
+            ],
             axis=1,
         )
         # input day t sits at padded column t + LOOKBACK - 1

@@ -92,9 +92,7 @@ class RidgeForecaster:
             for s in range(symptoms):
                 seen = ~np.isnan(yt[:, h, s])
                 if seen.sum() < features:
-                    raise ValueError(
-                        f"too few observed targets to fit the ridge (horizon {h + 1})"
-                    )
+                    raise ValueError(f"too few observed targets to fit the ridge (horizon {h + 1})")
                 gram = xt[seen].T @ xt[seen]
                 rhs = xt[seen].T @ yt[seen, h, s]
                 seen_v = ~np.isnan(yv[:, h, s])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from novamind_core.families.biometric.family import MODEL_NAME
 from novamind_core.infrastructure.kfp.artifacts import read_json
 
@@ -61,9 +63,7 @@ def register_step(
     output = model.predict(None, example)
 
     def log_hfbn() -> dict[str, str]:
-        from novamind_core.families.biometric import hfbn as tf_model
-
-        return {"hfbn_model_uri": tf_model.log_stored(hfbn, "hfbn")}
+        return {"hfbn_model_uri": log_hfbn_model(hfbn)}
 
     return register_model(
         MODEL_NAME,
@@ -93,3 +93,36 @@ def register_step(
         log_extra=log_hfbn,
         trained_by=launched_by,
     )
+
+
+def log_hfbn_model(directory: Path) -> str:
+    """The trained HFBN, logged into the active run in MLflow's TensorFlow flavour with an
+    input example of a made-up patient (daily rows and hourly readings); its model URI."""
+    import pandas as pd
+
+    from novamind_core.families.biometric import hfbn
+    from novamind_core.families.biometric.alignment import AlignedCohort
+    from novamind_core.families.biometric.intraday import hourly
+    from novamind_core.families.biometric.prediction_windows import windows_from
+    from novamind_core.families.biometric.pyfunc import input_example
+    from novamind_core.families.biometric.signals import KEY
+
+    predictor = hfbn.HfbnPredictor.load(directory)
+    daily = input_example()
+    cohort = AlignedCohort.from_frame(daily)
+    rng = np.random.default_rng(0)
+    hours = np.arange(len(daily) * 6) % 6 * 4 + 1  # six readings a day, every four hours
+    stamps = np.repeat(daily["day"].to_numpy("datetime64[s]"), 6) + (hours * 3600).astype(
+        "timedelta64[s]"
+    )
+    readings = pd.DataFrame(
+        {
+            KEY: daily[KEY].iloc[0],
+            "recorded_at": stamps,
+            "heart_rate_bpm": np.round(rng.normal(68, 6, len(stamps)), 1),
+            "hrv_rmssd_ms": np.round(rng.lognormal(np.log(40), 0.2, len(stamps)), 1),
+        }
+    )
+    windows = windows_from(cohort, need_target=False, origins="last")
+    example = hfbn.input_arrays(windows, predictor.scaling, hourly(readings, cohort))
+    return hfbn.log_to_mlflow(predictor, "hfbn", example)
