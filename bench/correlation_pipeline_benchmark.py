@@ -7,7 +7,14 @@ the run; per model, its training time, epochs and its own process's peak RSS, an
 held-out accuracy beside the baselines, from the evaluation registered with the version.
 Results: bench/results/correlation_pipeline.json and a printed table.
 
+Then the registered version is approved and served (`novamind serve --model
+biometric-correlator`) and V1 requests of one patient's 60-day history (the full answer:
+every lead–lag test, the directed edges, the 21 forecasts and their temporal patterns)
+are sent at 1 and 32 clients (closed loop): p50/p95/p99 latency and throughput, into
+bench/results/correlator_serving.json. ``--serve-only DIR`` serves the run kept in DIR.
+
     .venv/bin/python bench/correlation_pipeline_benchmark.py [--patients 1000] [--days 365]
+        [--serve-only DIR] [--seconds 12] [--concurrency 1 32]
 """
 
 from __future__ import annotations
@@ -24,10 +31,14 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline_benchmark import run_measured
 
 RESULTS = Path(__file__).parent / "results" / "correlation_pipeline.json"
+SERVING = Path(__file__).parent / "results" / "correlator_serving.json"
+MODEL = "biometric-correlator"
+SECRET = "c" * 48
 
 
 def registered(env: dict) -> dict:
@@ -46,21 +57,117 @@ def registered(env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def environment(work: Path) -> dict:
+    keys = work / "keys.json"  # kept so that --serve-only can read the run's store
+    if not keys.exists():
+        keys.write_text(
+            json.dumps(
+                {
+                    name: base64.urlsafe_b64encode(os.urandom(32)).decode()
+                    for name in ("NOVAMIND_ENCRYPTION_KEY", "NOVAMIND_AUDIT_KEY")
+                }
+            )
+        )
+    return (
+        dict(os.environ)
+        | json.loads(keys.read_text())
+        | {
+            "NOVAMIND_DATA_DIR": str(work / "data"),
+            "NOVAMIND_LOG_LEVEL": "WARNING",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlruns' / 'mlflow.db'}",
+        }
+    )
+
+
+def request_body(days: int = 60) -> dict:
+    from novamind_core.families.biometric.pyfunc import input_example
+
+    frame = input_example(days)
+    rows = []
+    for record in frame.drop(columns=["patient_key"]).to_dict("records"):
+        day = record.pop("day")
+        rows.append(
+            {"day": str(day.date()), **{k: v for k, v in record.items() if v == v}}
+        )  # NaN (a day without a questionnaire) is left out
+    return {"instances": [{"patient_key": "p_" + "b" * 24, "history": rows}]}
+
+
+def serve(work: Path, options) -> dict:
+    """Approve the latest version, serve it, measure V1 latency at each concurrency."""
+    import shutil
+
+    from bench.serving_benchmark import free_port, measure_cell, wait_ready
+    from tests.support.approvals import approval_keys, sign_approval
+
+    public, pem = approval_keys(work / "reviewer")
+    env = environment(work) | {
+        "NOVAMIND_APPROVAL_PUBLIC_KEY": public,
+        "NOVAMIND_JWT_ALGORITHM": "HS256",
+        "NOVAMIND_JWT_SECRET": SECRET,
+    }
+    os.environ.update(env)
+    from mlflow.tracking import MlflowClient
+
+    from novamind_core.domain.security import Role
+    from novamind_core.infrastructure.security.tokens import TokenService
+
+    client = MlflowClient()
+    version = max(client.search_model_versions(f"name='{MODEL}'"), key=lambda v: int(v.version))
+    sign_approval(pem, MODEL, version.version)
+    client.set_registered_model_alias(MODEL, "champion", version.version)
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--workers", "2", "--model", MODEL],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "serve.log").open("w"),
+    )
+    url = f"http://127.0.0.1:{port}/v1/models/{MODEL}:predict"
+    headers = {"Authorization": f"Bearer {TokenService(SECRET).mint('bench', [Role.SERVICE])}"}
+    samples = [request_body()]
+    loadgens = ["wrk", "aiohttp"] if shutil.which("wrk") else ["aiohttp"]
+    report = {
+        "model_version": version.version,
+        "predictor": version.tags.get("predictor"),
+        "history_days": 60,
+        "runs": [],
+    }
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", server)
+        for clients in options.concurrency:
+            for loadgen in loadgens:
+                cell = measure_cell(
+                    url, samples, clients, loadgen, options.seconds, headers, server.pid
+                )
+                entry = {"clients": clients, "loadgen": loadgen, **cell}
+                report["runs"].append(entry)
+                print(json.dumps(entry), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    SERVING.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {SERVING}")
+    return report
+
+
+CLI = [sys.executable, "-m", "novamind_core.cli"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--serve-only", type=Path, default=None)
+    parser.add_argument("--seconds", type=float, default=12)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     options = parser.parse_args()
+    if options.serve_only is not None:
+        serve(options.serve_only, options)
+        return
     work = Path(tempfile.mkdtemp(prefix="novamind-correlation-"))
     (work / "mlruns").mkdir()
-    env = dict(os.environ) | {
-        "NOVAMIND_DATA_DIR": str(work / "data"),
-        "NOVAMIND_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "NOVAMIND_AUDIT_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "NOVAMIND_LOG_LEVEL": "WARNING",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlruns' / 'mlflow.db'}",
-    }
-    cli = [sys.executable, "-m", "novamind_core.cli"]
+    env = environment(work)
+    cli = CLI
     raw = str(work / "raw")
     synth = [*cli, "data", "synth", "--out", raw, "--patients", str(options.patients)]
     run_measured([*synth, "--days", str(options.days)], env, work)
@@ -120,6 +227,7 @@ def main() -> None:
     for line in report["verdict"]:
         print("  " + line)
     print(f"written to {RESULTS}")
+    serve(work, options)
 
 
 if __name__ == "__main__":

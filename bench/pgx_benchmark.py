@@ -21,7 +21,6 @@ Results: bench/results/pgx.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -217,14 +216,7 @@ def request_bodies(kind: str, drugs: list[str]) -> list[dict]:
 
 
 def serving(bundle: Path, work: Path, options) -> dict:
-    from bench.serving_benchmark import (
-        free_port,
-        load,
-        process_tree,
-        tree_cpu_seconds,
-        wait_ready,
-        wrk_load,
-    )
+    from bench.serving_benchmark import free_port, measure_cell, process_tree, wait_ready
     from tests.support.approvals import approval_keys, sign_approval
 
     public, pem = approval_keys(work / "reviewer")
@@ -299,18 +291,9 @@ def serving(bundle: Path, work: Path, options) -> dict:
             samples = request_bodies(kind, drugs)
             for clients in options.concurrency:
                 for loadgen in options.loadgen:
-                    cpu_before = tree_cpu_seconds(server.pid)
-                    if loadgen == "wrk":
-                        cell = wrk_load(url, samples, 1, clients, options.seconds, headers)
-                    else:
-                        cell = asyncio.run(
-                            load(url, samples, 1, clients, 100_000, options.seconds, headers)
-                        )
-                    cpu = tree_cpu_seconds(server.pid) - cpu_before
-                    cell["server_cpu_ms_per_request"] = round(
-                        1000 * cpu / max(cell["requests"], 1), 2
+                    cell = measure_cell(
+                        url, samples, clients, loadgen, options.seconds, headers, server.pid
                     )
-                    cell["server_cores"] = round(cpu / cell.pop("elapsed_s"), 2)
                     entry = {"protocol": kind, "loadgen": loadgen, "clients": clients, **cell}
                     report["runs"].append(entry)
                     print(json.dumps(entry), flush=True)

@@ -260,6 +260,20 @@ def wrk_load(
     )
 
 
+def measure_cell(url, samples, clients, loadgen, seconds, headers, pid) -> dict:
+    """One closed-loop cell of single-patient requests against one server, with the CPU
+    the server's process tree spent per request and the cores it kept busy."""
+    cpu_before = tree_cpu_seconds(pid)
+    if loadgen == "wrk":
+        cell = wrk_load(url, samples, 1, clients, seconds, headers)
+    else:
+        cell = asyncio.run(load(url, samples, 1, clients, 100_000, seconds, headers))
+    cpu = tree_cpu_seconds(pid) - cpu_before
+    cell["server_cpu_ms_per_request"] = round(1000 * cpu / max(cell["requests"], 1), 2)
+    cell["server_cores"] = round(cpu / cell.pop("elapsed_s"), 2)
+    return cell
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000, help="cap per cell")
