@@ -304,3 +304,59 @@ def test_the_pinball_loss_ignores_unobserved_targets():
     target[0, 0, 0] = 1.0
     expected = np.mean([0.1 * 1, 0.5 * 1, 0.9 * 1])
     assert bilstm.pinball_loss(q, target).item() == pytest.approx(expected)
+
+
+def test_the_review_shows_every_predictor_beside_the_baselines():
+    from novamind_core.families.biometric.review import CORRELATION_REVIEW
+
+    y = np.full((4, HORIZON, 3), np.nan)
+    y[:, 0, :] = 10.0
+    w = _windows(np.zeros((4, LOOKBACK, len(SIGNALS))), y)
+    scales = np.array([2.0, 2.0, 1.0])
+
+    def scored(value, interval=False):
+        median = np.full((4, HORIZON, 3), value, np.float32)
+        bounds = (median - 1, median + 1) if interval else (None, None)
+        return evaluate(Forecast(median, *bounds), w, scales)
+
+    test = {
+        "last_value": scored(12.0),
+        "seasonal_naive": scored(13.0),
+        "ridge": scored(11.0, True),
+        "bilstm": scored(10.5, True),
+    }
+    predictors = {
+        "selected": "bilstm",
+        "test": test,
+        "verdict": verdict(test),
+        "training": {"bilstm": {"training_seconds": 70.1, "epochs": 5, "peak_rss_mib": 900}},
+        "extras": {
+            "bilstm": {
+                "planted_lags": [
+                    {
+                        "biometric": "sleep_hours",
+                        "symptom": "phq9",
+                        "lag_days": 1,
+                        "horizon": 1,
+                        "mean_weight": 0.086,
+                        "even_share": 0.039,
+                    }
+                ]
+            },
+            "aligned_ridge": {"retrieval": {"top1": 0.21, "chance_top1": 0.0039}},
+        },
+    }
+    candidate = {"predictors": predictors}
+    rows = dict(
+        (label, value) for label, value, _ in CORRELATION_REVIEW.summary_rows(candidate, None)
+    )
+    assert rows["symptom predictor (mean MASE, held-out patients)"] == "bilstm 0.333"
+    tables = {t.title.split(" (")[0]: t for t in CORRELATION_REVIEW.tables(candidate, None)}
+    accuracy = tables["symptom predictors on held-out patients"]
+    assert [row[0] for row in accuracy.rows] == ["bilstm", "ridge", "last_value", "seasonal_naive"]
+    assert accuracy.rows[0][-1] == "1.00 / 1.00 / 1.00" and accuracy.rows[2][-1] == "-"
+    evidence = tables["explanations and alignment"].rows
+    assert evidence[0][2] == "0.086 (even share 0.039)" and "chance 0.004" in evidence[1][2]
+    lines = [row[0] for row in tables["verdict"].rows]
+    assert [line.split(":")[0] for line in lines] == ["ridge", "bilstm"]
+    assert "beats last_value, seasonal_naive, ridge" in lines[1]
