@@ -109,6 +109,7 @@ bench: venv
 	$(BIN)/python bench/serving_benchmark.py --floor
 	$(BIN)/python bench/forecast_ceiling.py
 	$(BIN)/python bench/correlation_benchmark.py
+	$(BIN)/python bench/correlation_pipeline_benchmark.py
 	$(BIN)/python bench/pgx_benchmark.py
 
 clean:
