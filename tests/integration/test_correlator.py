@@ -62,7 +62,10 @@ def run(tmp_path_factory):
                 app, ["pipeline", "run", "biometric-correlation", "-p", "max_lag=40"]
             )
             truth = f"expected_relations=@{root / 'truth.json'}"
-            result = runner.invoke(app, ["pipeline", "run", "biometric-correlation", "-p", truth])
+            small = "max_train_windows=3000"  # of about 6,000: a faster run, same gates
+            result = runner.invoke(
+                app, ["pipeline", "run", "biometric-correlation", "-p", truth, "-p", small]
+            )
             assert result.exit_code == 0, result.output
             client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
             version = client.get_model_version_by_alias(MODEL, "challenger")

@@ -20,7 +20,9 @@ def test_local_builds_have_no_retries_and_compiled_ones_keep_them(tmp_path, monk
         local = _compiled(tmp_path, "local.yaml")
     compiled = _compiled(tmp_path, "cluster.yaml")
     assert "retryPolicy" not in local
-    assert compiled.count("maxRetryCount: 2") == 4  # validate, align, correlate, register
+    # validate, align, correlate, train_bilstm, train_tft, train_hfbn, train_aligner,
+    # evaluate_predictors, register
+    assert compiled.count("maxRetryCount: 2") == 9
     assert "kubernetes" in local  # the rest of the wiring is the same
 
 
