@@ -140,7 +140,7 @@ def predictor_tables(predictors: dict | None) -> list[ReviewTable]:
         "training",
         ("model", "seconds", "epochs", "peak MiB"),
         [
-            [name, f"{t['training_seconds']}", f"{t['epochs']}", f"{t['peak_rss_mib']}"]
+            [name, f"{t['training_seconds']:.1f}", f"{t['epochs']}", f"{t['peak_rss_mib']:,.0f}"]
             for name, t in predictors["training"].items()
         ],
     )
