@@ -14,7 +14,7 @@ DRIFT_MIN_SAMPLES ?= 100
 # the pharmacogenomics demo needs more treatment trials than the 200-patient cohort holds
 # (about 4,900 trials here): a second cohort, ingested after the first one's monitoring
 PGX_RAW ?= data/raw/pgx
-PGX_PATIENTS ?= 4000
+PGX_PATIENTS ?= 10000
 PGX_DAYS ?= 150
 PGX_REPLAY ?= 300
 # the private signing keys (token issuer, reviewers): never in .env, which pipelines read
