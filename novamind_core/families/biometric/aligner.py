@@ -252,13 +252,6 @@ def _threads(settings: AlignerSettings) -> None:
     torch.set_num_threads(settings.threads or min(2, len(os.sched_getaffinity(0))))
 
 
-def _subsample(windows: Windows, limit: int, seed: int) -> Windows:
-    if len(windows) <= limit:
-        return windows
-    rows = np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
-    return windows.subset(rows)
-
-
 def _dataset(windows: Windows, scaling: Scaling) -> TensorDataset:
     return TensorDataset(
         *_split(windows, scaling),
@@ -387,12 +380,12 @@ def fit(
     as in ``retrieval_batches``), the best epoch's weights kept."""
     _threads(settings)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
-    train = _subsample(train, settings.max_train_windows, settings.seed)
+    train = train.sample(settings.max_train_windows, settings.seed)
     if len(train) < settings.batch_size:
         raise ValidationError(
             f"{len(train)} training window(s): fewer than one batch of {settings.batch_size}"
         )
-    validation = _subsample(validation, MAX_VALIDATION_WINDOWS, settings.seed + 1)
+    validation = validation.sample(MAX_VALIDATION_WINDOWS, settings.seed + 1)
     val_batch = min(settings.batch_size, len(validation))
     if val_batch < 2:
         raise ValidationError("at least two validation windows are needed")

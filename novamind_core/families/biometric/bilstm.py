@@ -161,14 +161,6 @@ def _targets(windows: Windows, scaling: Scaling) -> np.ndarray:
     return ((windows.y - mean) / sd).astype(np.float32)
 
 
-def subsample(windows: Windows, limit: int, seed: int) -> Windows:
-    """At most ``limit`` windows, a seeded random choice (all of them when fewer)."""
-    if len(windows) <= limit:
-        return windows
-    rows = np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
-    return windows.subset(rows)
-
-
 class BiLstmPredictor:
     def __init__(self, net: BiLstmAttention, scaling: Scaling, settings: BiLstmSettings):
         self.net, self.scaling, self.settings = net, scaling, settings
@@ -251,7 +243,7 @@ def _fit(
     train: Windows, validation: Windows, scaling: Scaling, settings: BiLstmSettings
 ) -> BiLstmPredictor:
     pl.seed_everything(settings.seed, workers=True, verbose=False)
-    train = subsample(train, settings.max_train_windows, settings.seed)
+    train = train.sample(settings.max_train_windows, settings.seed)
     net = BiLstmAttention(settings.hidden, settings.dropout)
     module = _Module(net, settings.learning_rate)
     generator = torch.Generator().manual_seed(settings.seed)

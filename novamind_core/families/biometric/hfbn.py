@@ -328,12 +328,6 @@ class HfbnPredictor:
         )
 
 
-def _sample(windows: Windows, limit: int, rng: np.random.Generator) -> Windows:
-    if len(windows) <= limit:
-        return windows
-    return windows.subset(np.sort(rng.choice(len(windows), limit, replace=False)))
-
-
 def fit(
     train: Windows,
     validation: Windows,
@@ -353,8 +347,8 @@ def fit(
 
     started = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
-    train = _sample(train, settings.max_train_windows, rng)
-    validation = _sample(validation, settings.max_validation_windows, rng)
+    train = train.sample(settings.max_train_windows, rng)
+    validation = validation.sample(settings.max_validation_windows, rng)
     served, core = build(settings, scaling)
     steps = math.ceil(len(train) / settings.batch_size) * settings.max_epochs
     rate = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps, alpha=0.05)

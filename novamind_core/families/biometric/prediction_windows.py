@@ -79,6 +79,14 @@ class Windows:
         rows = np.asarray(rows)
         return Windows(self.keys[rows], self.origin[rows], self.x[rows], self.y[rows])
 
+    def sample(self, limit: int, seed) -> Windows:
+        """At most ``limit`` windows, a seeded random choice in their order (all of them
+        when fewer); ``seed`` may be a ``numpy.random.Generator`` to draw from."""
+        if len(self) <= limit:
+            return self
+        rng = np.random.default_rng(seed)
+        return self.subset(np.sort(rng.choice(len(self), limit, replace=False)))
+
     def inputs(self, scaling: Scaling) -> np.ndarray:
         """(N, LOOKBACK, 2V) float32: standardized values (0 where missing), then masks."""
         present = ~np.isnan(self.x)

@@ -177,14 +177,6 @@ def _torch_threads():
         torch.use_deterministic_algorithms(deterministic)
 
 
-def subsample(windows: Windows, limit: int, seed: int) -> Windows:
-    """At most ``limit`` windows, a seeded random choice (all of them when fewer)."""
-    if len(windows) <= limit:
-        return windows
-    rows = np.sort(np.random.default_rng(seed).choice(len(windows), limit, replace=False))
-    return windows.subset(rows)
-
-
 def _static(windows: Windows, scaling: Scaling) -> np.ndarray:
     """(N, 3S): per symptom the last observed standardized score, the mean of the observed
     ones (0 without any) and the days since the last one over ``LOOKBACK`` (1 without)."""
@@ -513,9 +505,9 @@ def fit(
     started = time.perf_counter()
     with _torch_threads():
         pl.seed_everything(settings.seed, workers=True, verbose=False)
-        train = subsample(train, settings.max_train_windows, settings.seed)
-        validation = subsample(
-            validation, max(settings.max_train_windows // VALIDATION_SHARE, 1), settings.seed + 1
+        train = train.sample(settings.max_train_windows, settings.seed)
+        validation = validation.sample(
+            max(settings.max_train_windows // VALIDATION_SHARE, 1), settings.seed + 1
         )
         network = _quiet(_network, settings)
         train_loader = _loader(
