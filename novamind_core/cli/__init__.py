@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from novamind_core.cli import audit, data, deploy, models, monitor, pgx, pipeline
+from novamind_core.cli import audit, data, deploy, events, models, monitor, pgx, pipeline, twin
 from novamind_core.cli.common import configure
 from novamind_core.cli.correlate import correlate
 from novamind_core.cli.serve import serve
@@ -25,6 +25,8 @@ app.add_typer(deploy.app, name="deploy")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(audit.app, name="audit")
 app.add_typer(pgx.app, name="pgx")
+app.add_typer(twin.app, name="twin")
+app.add_typer(events.app, name="events")
 app.command("token")(token)
 app.command("serve")(serve)
 app.command("correlate")(correlate)

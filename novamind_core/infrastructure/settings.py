@@ -87,6 +87,24 @@ class Settings(BaseSettings):
     # chunks, drift reports) at the store's URI — data_dir itself unless set, or
     # s3://bucket/prefix with NOVAMIND_S3_ENDPOINT_URL and AWS_ACCESS_KEY_ID /
     # AWS_SECRET_ACCESS_KEY for S3-compatible object storage.
+    # The digital twin (`novamind twin serve`): where each family's served model answers,
+    # how long a call and a whole answer may take, retries, the circuit breakers, the
+    # cache (Redis when a URL is set, else in-process), the event bus (Kafka protocol when a
+    # bootstrap is set, else in-process) and where traces go.
+    twin_port: int = Field(default=8090, ge=1, le=65535)
+    twin_forecaster_url: str = "http://127.0.0.1:8080"
+    twin_correlator_url: str = "http://127.0.0.1:8080"
+    twin_medication_url: str = "http://127.0.0.1:8080"
+    twin_call_timeout: float = Field(default=2.0, gt=0, le=60)
+    twin_deadline: float = Field(default=5.0, gt=0, le=120)
+    twin_retries: int = Field(default=2, ge=0, le=5)
+    twin_breaker_failures: int = Field(default=5, ge=1, le=100)
+    twin_breaker_reset_seconds: float = Field(default=30.0, gt=0, le=3600)
+    twin_service_token: SecretStr | None = None
+    redis_url: str | None = None
+    kafka_bootstrap: str | None = None
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+
     data_dir: Path = Path("./data")
     store_uri: str | None = None
     s3_endpoint_url: str | None = None

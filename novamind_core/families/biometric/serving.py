@@ -1,16 +1,16 @@
 """KServe predictor of ``biometric-correlator``: what is the correlator's own.
 
 A request carries, per patient, either a daily history of wearables and symptoms or only
-a pseudonym whose history (the last ``STORED_DAYS`` days) is read from the encrypted
-store. Each patient's answer is that patient's ``BiometricCorrelationResult``: every
-lead–lag test with q-values over the patient's own tests, the directed edges, and what
-was excluded and why; and, when the version carries a symptom predictor, the next
-``HORIZON`` days' PHQ-9, GAD-7 and mood (median and 80% interval) from the last
-``LOOKBACK`` days, with ``temporal_patterns``: per prediction, the days the predictor
-attended to and the signals that weighed on them. A history the predictor cannot use
-(fewer than ``MIN_HISTORY_DAYS`` days with a record, every wearable missing, no
-self-report) is refused with a 400 that says which. Concurrent requests are batched into
-one engine pass and one predictor pass.
+a pseudonym whose history (the last ``STORED_DAYS`` days, or its ``lookback_days``) is
+read from the encrypted store. Each patient's answer is that patient's
+``BiometricCorrelationResult``: every lead–lag test with q-values over the patient's own
+tests, the directed edges, and what was excluded and why; and, when the version carries
+a symptom predictor, the next ``HORIZON`` days' PHQ-9, GAD-7 and mood (median and 80%
+interval) from the last ``LOOKBACK`` days, with ``temporal_patterns``: per prediction,
+the days the predictor attended to and the signals that weighed on them. A history the
+predictor cannot use (fewer than ``MIN_HISTORY_DAYS`` days with a record, every wearable
+missing, no self-report) is refused with a 400 that says which. Concurrent requests are
+batched into one engine pass and one predictor pass.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class BiometricCorrelatorModel(FamilyModel):
         return [
             sent_history(key, instance["history"], where, self.values)
             if "history" in instance
-            else Stored(key, where)
+            else Stored(key, where, _lookback(instance, where))
             for where, key, instance in instances
         ]
 
@@ -150,7 +150,7 @@ class BiometricCorrelatorModel(FamilyModel):
                 raise InvalidInput(str(error)) from None
 
     def from_store(self, ref: Stored) -> dict:
-        frame = self.stored_history(ref.key, ref.where, STORED_DAYS)
+        frame = self.stored_history(ref.key, ref.where, ref.days or STORED_DAYS)
         return {
             "key": ref.key,
             "day": frame["day"].to_numpy("datetime64[D]"),
@@ -228,6 +228,19 @@ class BiometricCorrelatorModel(FamilyModel):
             out[row.pop(KEY)]["exclusions"].append(row)
         _v1_forecasts(out, answer)
         return {"predictions": list(out.values())}
+
+
+def _lookback(instance: dict, where: str) -> int | None:
+    """The days of a stored patient's history to analyse, when the instance says
+    (``lookback_days``: from the predictor's 28-day window up to ``STORED_DAYS``)."""
+    days = instance.get("lookback_days")
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise InvalidInput(f"{where}.lookback_days must be a whole number of days")
+    if not LOOKBACK <= days <= STORED_DAYS:
+        raise InvalidInput(f"{where}.lookback_days must lie between {LOOKBACK} and {STORED_DAYS}")
+    return days
 
 
 def _last_window(part: dict) -> np.ndarray:

@@ -143,12 +143,14 @@ class SymptomForecasterModel(FamilyModel):
             np.round(answer[c], 3).tolist() for c in ("median", "lower", "upper")
         )
         predictions: dict[str, dict] = {}
+        target = self.servable.spec.target if self.servable is not None else None
         for i, key in enumerate(keys):
             entry = predictions.get(key)
             if entry is None:
                 entry = predictions[key] = {
                     KEY: key,
                     "model_version": version,
+                    "target": target,
                     "interval": 0.8,
                     "forecast": [],
                 }

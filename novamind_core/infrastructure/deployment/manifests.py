@@ -4,6 +4,9 @@ Validation: built-in kinds (Namespace, ConfigMap, Secret, ...) against the Kuber
 OpenAPI schemas shipped by ``kubernetes-validate``; the KServe InferenceService against
 the model classes generated from KServe's OpenAPI spec (package ``kserve``): every key
 must be a declared field of its object, of the declared type, and required fields set.
+Strimzi's ``KafkaTopic`` (a custom resource, in neither) against the pydantic model below,
+written from the ``kafka.strimzi.io/v1beta2`` CRD, plus the rules the API server and the
+Topic Operator apply to its names.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import datetime as dt
 import re
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
 
 from novamind_core.domain.errors import NotFoundError, ServiceUnavailableError, ValidationError
 
@@ -57,10 +62,19 @@ def validate_documents(text: str) -> list[str]:
     for number, doc in enumerate(yaml.safe_load_all(text), start=1):
         if not doc:
             continue
+        if not isinstance(doc, dict):
+            problems.append(f"document {number}: expected a mapping, got {type(doc).__name__}")
+            continue
         kind = doc.get("kind", "?")
-        where = f"document {number} ({kind} {doc.get('metadata', {}).get('name', '?')})"
-        if doc.get("apiVersion", "").startswith("serving.kserve.io/"):
+        metadata = doc.get("metadata")
+        name = metadata.get("name", "?") if isinstance(metadata, dict) else "?"
+        where = f"document {number} ({kind} {name})"
+        api_version = doc.get("apiVersion")
+        api_version = api_version if isinstance(api_version, str) else ""
+        if api_version.startswith("serving.kserve.io/"):
             problems += [f"{where}: {p}" for p in _validate_kserve(doc)]
+        elif api_version.startswith(f"{STRIMZI_GROUP}/"):
+            problems += [f"{where}: {p}" for p in _validate_strimzi(doc)]
         else:
             problems += [f"{where}: {p}" for p in _validate_kubernetes(doc)]
     return problems
@@ -85,6 +99,143 @@ def _validate_kserve(doc: dict) -> list[str]:
     if doc.get("kind") != "InferenceService":
         return [f"unsupported KServe kind {doc.get('kind')!r}"]
     return _check_object(doc, km.V1beta1InferenceService, "")
+
+
+# --- Strimzi KafkaTopic -------------------------------------------------------------------
+# From the CRD (packaging/install/cluster-operator/043-Crd-kafkatopic.yaml): spec has
+# partitions (integer, minimum 1), replicas (integer, 1..32767), config (an object whose
+# values the Topic Operator takes when they are strings, numbers or booleans) and
+# topicName (string; defaults to metadata.name); partitions and replicas may be left out
+# (the broker's defaults then apply). The topic name follows Kafka's rules, metadata.name
+# the API server's (a DNS-1123 subdomain); the Topic Operator acts only on topics labelled
+# with their cluster.
+
+STRIMZI_GROUP = "kafka.strimzi.io"
+STRIMZI_API_VERSION = f"{STRIMZI_GROUP}/v1beta2"
+STRIMZI_CLUSTER_LABEL = "strimzi.io/cluster"
+KAFKA_TOPIC_MAX_CHARS = 249
+KAFKA_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]+")
+KUBERNETES_NAME_MAX_CHARS = 253
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _topic_config_value(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool):  # bool is an int; float: e.g. ratios
+        return value
+    kind = "null" if value is None else type(value).__name__
+    raise ValueError(f"must be a string, number or boolean, got {kind}")
+
+
+TopicConfigValue = Annotated[Any, AfterValidator(_topic_config_value)]
+
+
+class KafkaTopicSpec(BaseModel):
+    """``spec`` of a Strimzi KafkaTopic (v1beta2)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    partitions: int | None = Field(default=None, ge=1)
+    replicas: int | None = Field(default=None, ge=1, le=32767)
+    config: dict[str, TopicConfigValue] | None = None
+    topicName: str | None = None  # the CRD's own spelling
+
+
+class KafkaTopicMetadata(BaseModel):
+    """What a KafkaTopic needs of ``metadata``; its other fields are checked against the
+    Kubernetes model (V1ObjectMeta)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str
+    labels: dict[str, str] | None = Field(default=None, validate_default=True)
+
+    @field_validator("name")
+    @classmethod
+    def _kubernetes_name(cls, name: str) -> str:
+        if len(name) > KUBERNETES_NAME_MAX_CHARS or not DNS_SUBDOMAIN.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a valid Kubernetes name (lower-case letters, digits, '-' "
+                f"and '.', starting and ending with a letter or digit, at most "
+                f"{KUBERNETES_NAME_MAX_CHARS} characters); set spec.topicName for such a topic"
+            )
+        return name
+
+    @field_validator("labels")
+    @classmethod
+    def _cluster_label(cls, labels: dict[str, str] | None) -> dict[str, str] | None:
+        if not (labels or {}).get(STRIMZI_CLUSTER_LABEL):
+            raise ValueError(
+                f"the label {STRIMZI_CLUSTER_LABEL} is required: the Kafka cluster the topic "
+                "belongs to (the Topic Operator ignores topics without it)"
+            )
+        return labels
+
+
+class KafkaTopic(BaseModel):
+    """A Strimzi ``KafkaTopic`` (kafka.strimzi.io/v1beta2)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    apiVersion: Literal["kafka.strimzi.io/v1beta2"]  # the CRD's own spelling
+    kind: Literal["KafkaTopic"]
+    metadata: KafkaTopicMetadata
+    spec: KafkaTopicSpec | None = None
+    status: dict[str, Any] | None = None  # written by the Topic Operator
+
+
+_STRIMZI_MODELS = {(): KafkaTopic, ("metadata",): KafkaTopicMetadata, ("spec",): KafkaTopicSpec}
+
+
+def _validate_strimzi(doc: dict) -> list[str]:
+    if doc.get("kind") != "KafkaTopic":
+        return [f"unsupported Strimzi kind {doc.get('kind')!r}"]
+    if doc.get("apiVersion") != STRIMZI_API_VERSION:
+        return [f"/apiVersion: expected {STRIMZI_API_VERSION}, got {doc.get('apiVersion')!r}"]
+    try:
+        KafkaTopic.model_validate(doc)
+        problems = []
+    except PydanticValidationError as exc:
+        problems = [_pydantic_problem(error) for error in exc.errors()]
+    # Checked however the model fared, so that one pass names every problem.
+    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    rest = {k: v for k, v in metadata.items() if k not in KafkaTopicMetadata.model_fields}
+    problems += _check_object(rest, _model_class("V1ObjectMeta"), "/metadata")
+    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    if isinstance(spec.get("topicName"), str):
+        problems += _topic_name_problems(spec["topicName"], "/spec/topicName")
+    elif spec.get("topicName") is None and isinstance(metadata.get("name"), str):
+        problems += _topic_name_problems(metadata["name"], "/metadata/name")
+    return problems
+
+
+def _pydantic_problem(error: dict) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    path = "/" + "/".join(loc)
+    owner = _STRIMZI_MODELS.get(loc[:-1])
+    if error["type"] == "extra_forbidden" and owner is not None:
+        known = ", ".join(f.alias or n for n, f in owner.model_fields.items())
+        return f"{path}: unknown field of {owner.__name__} (known: {known})"
+    if error["type"] == "missing" and owner is not None:
+        return f"{path}: required by {owner.__name__}"
+    if error["type"] == "value_error":  # ours: the message says what was got
+        return f"{path}: {error['msg'].removeprefix('Value error, ')}"
+    got = repr(error["input"])
+    return f"{path}: {error['msg']} (got {got if len(got) <= 60 else got[:57] + '...'})"
+
+
+def _topic_name_problems(name: str, path: str) -> list[str]:
+    """Kafka's own rules for a topic name (``org.apache.kafka.common.internals.Topic``)."""
+    if name in (".", "..") or not KAFKA_TOPIC_NAME.fullmatch(name):
+        return [
+            f"{path}: {name!r} is not a valid Kafka topic name (letters, digits, '.', '_' "
+            f"and '-' only; not '.' or '..')"
+        ]
+    if len(name) > KAFKA_TOPIC_MAX_CHARS:
+        return [
+            f"{path}: a Kafka topic name has at most {KAFKA_TOPIC_MAX_CHARS} characters, "
+            f"got {len(name)}"
+        ]
+    return []
 
 
 def _model_class(type_name: str):

@@ -59,19 +59,26 @@ class AuthMiddleware:
         api_key: str | None,
         max_body_bytes: int = 1 << 20,
         models: frozenset[str] = frozenset(),
+        open_paths: re.Pattern = OPEN,
+        count: bool = True,
     ):
+        """``open_paths``: the paths anyone may call (health, metrics); ``count``: count
+        responses per served model (the model servers' metric)."""
         self.app = app
+        self.open_paths = open_paths
+        self.count = count
         self.tokens = VerifiedTokens(tokens) if tokens is not None else None
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
         self.models = models  # the only model names that become metric labels
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or OPEN.match(scope["path"]):
+        if scope["type"] != "http" or self.open_paths.match(scope["path"]):
             return await self.app(scope, receive, send)
         # HTTP header bytes are Latin-1 (RFC 9110): any byte decodes, none raises
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        send = _counting(send, scope["path"], self.models)
+        if self.count:
+            send = _counting(send, scope["path"], self.models)
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body_bytes:
             return await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
@@ -91,6 +98,10 @@ class AuthMiddleware:
         if body is None:
             return await _reply(send, 413, f"request body over {self.max_body_bytes} bytes")
         return await self.app(scope, _replay(body), send)
+
+    def principal(self, headers: dict[str, str]):
+        """The verified caller of a request with these (lower-cased) headers."""
+        return self._principal(headers)
 
     def _principal(self, headers: dict[str, str]):
         from novamind_core.infrastructure.security.tokens import check_api_key

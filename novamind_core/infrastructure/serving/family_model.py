@@ -41,6 +41,7 @@ class Stored:
 
     key: str
     where: str
+    days: int | None = None  # the last days of history to read, when the request says
 
 
 class FamilyModel(Model):
