@@ -79,6 +79,12 @@ def install_auth(settings, max_body_bytes: int, models: list[str]) -> None:
             raise
         log.warning("no token verification key is configured: only the API key is accepted")
         tokens = None
+    if settings.otel_exporter != "none":  # a server span per inference request, the
+        # caller's trace continued (added first: it runs inside the token check)
+        from novamind_core.infrastructure.observability import tracing
+
+        tracing.configure(settings, "novamind-serve")
+        app.add_middleware(tracing.TraceMiddleware)
     app.add_middleware(
         AuthMiddleware,
         tokens=tokens,

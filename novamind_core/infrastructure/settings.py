@@ -82,11 +82,6 @@ class Settings(BaseSettings):
     drift_webhook_url: str | None = None
     drift_policy: Path | None = None
 
-    # Where the platform keeps its files: local working files (logs, the audit trail, the
-    # payload journal, local pipeline runs) in data_dir; the shared ones (datasets, payload
-    # chunks, drift reports) at the store's URI — data_dir itself unless set, or
-    # s3://bucket/prefix with NOVAMIND_S3_ENDPOINT_URL and AWS_ACCESS_KEY_ID /
-    # AWS_SECRET_ACCESS_KEY for S3-compatible object storage.
     # The digital twin (`novamind twin serve`): where each family's served model answers,
     # how long a call and a whole answer may take, retries, the circuit breakers, the
     # cache (Redis when a URL is set, else in-process), the event bus (Kafka protocol when a
@@ -105,6 +100,11 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = None
     otel_exporter: Literal["none", "console", "otlp"] = "none"
 
+    # Where the platform keeps its files: local working files (logs, the audit trail, the
+    # payload journal, local pipeline runs) in data_dir; the shared ones (datasets, payload
+    # chunks, drift reports) at the store's URI — data_dir itself unless set, or
+    # s3://bucket/prefix with NOVAMIND_S3_ENDPOINT_URL and AWS_ACCESS_KEY_ID /
+    # AWS_SECRET_ACCESS_KEY for S3-compatible object storage.
     data_dir: Path = Path("./data")
     store_uri: str | None = None
     s3_endpoint_url: str | None = None

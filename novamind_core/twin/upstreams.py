@@ -80,8 +80,12 @@ class CallPolicy:
     backoff_max: float = 1.0
 
 
+class CallTimeout(Exception):
+    """No whole answer within the per-attempt timeout: retried, and a breaker failure."""
+
+
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, httpx.TimeoutException | ServerFault)
+    return isinstance(exc, httpx.TimeoutException | CallTimeout | ServerFault)
 
 
 class UpstreamClient:
@@ -142,7 +146,7 @@ class UpstreamClient:
             raise Unavailable(
                 "circuit_open", f"{upstream.model}: circuit breaker open after repeated failures"
             ) from None
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, CallTimeout):
             raise Unavailable(
                 "timeout",
                 f"{upstream.model}: no answer within {policy.timeout:g} s "
@@ -165,7 +169,13 @@ class UpstreamClient:
         breaker = await self.breakers.get_breaker(upstream.model)
         async with breaker:
             started = time.perf_counter()
-            response = await self.http.post(upstream.predict_url, json=body, headers=headers)
+            try:  # the whole answer within the timeout (httpx's bounds each read alone)
+                async with asyncio.timeout(self.policy.timeout):
+                    response = await self.http.post(
+                        upstream.predict_url, json=body, headers=headers
+                    )
+            except TimeoutError:
+                raise CallTimeout() from None
             from novamind_core.twin import metrics
 
             metrics.UPSTREAM_LATENCY.labels(upstream.model, str(response.status_code)).observe(

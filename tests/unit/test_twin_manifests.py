@@ -275,11 +275,6 @@ def test_a_typo_in_the_deployment_is_refused():
     assert any("'readinesProbe' was unexpected" in p for p in validate_documents(broken))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="manifests/base/configmap.yaml and secret.example.yaml do not have the twin's keys "
-    "yet (twin_*, kafka_bootstrap, cache_ttl, otel_*; redis_url): the pods would not start",
-)
 def test_every_key_the_twin_reads_is_in_the_config_map_or_the_secret():
     config = yaml.safe_load((MANIFESTS / "base" / "configmap.yaml").read_text())["data"]
     secret = yaml.safe_load((MANIFESTS / "base" / "secret.example.yaml").read_text())
