@@ -38,7 +38,9 @@ def champion(env, tmp_path, monkeypatch):
 
 
 CLUSTER_MANIFESTS = sorted(
-    p for folder in ("base", "mlflow", "pipelines", "twin") for p in (MANIFESTS / folder).glob("*.yaml")
+    p
+    for folder in ("base", "mlflow", "pipelines", "twin")
+    for p in (MANIFESTS / folder).glob("*.yaml")
 )
 
 

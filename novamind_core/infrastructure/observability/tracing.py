@@ -73,8 +73,10 @@ class TraceMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(("/v1/models/", "/v2/models/")):
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        route = "/v2/models/{model}/infer" if scope["path"].startswith("/v2/") else (
-            "/v1/models/{model}:predict"
+        route = (
+            "/v2/models/{model}/infer"
+            if scope["path"].startswith("/v2/")
+            else ("/v1/models/{model}:predict")
         )
         status = {}
 
