@@ -100,7 +100,7 @@ def worsening(points: list[ForecastPoint], thresholds: RuleThresholds) -> list[R
         change = last.median - first.median
         worse = change if WORSE_WHEN_HIGHER[symptom] else -change
         limit = thresholds.worsening.get(symptom)
-        if limit is None or worse < limit:
+        if limit is None or round(worse, 6) < limit:  # 10.7 - 7.7 is 2.999…: a 3-point rise
             continue
         label = LABELS[symptom]
         verb = "rise" if change > 0 else "fall"

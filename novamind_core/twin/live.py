@@ -16,6 +16,7 @@ import logging
 from datetime import UTC, datetime
 
 from novamind_core.infrastructure.events import topics
+from novamind_core.infrastructure.observability import tracing
 from novamind_core.twin import metrics
 from novamind_core.twin.parts import Options
 
@@ -86,7 +87,8 @@ class EventHandler:
         """Fresh insights for every option set watching ``pseudonym``, pushed and published."""
         for options in self.watchers.options_of(pseudonym):
             try:
-                answer, _ = await self.twin.insights(pseudonym, options)
+                with tracing.span("twin.refresh", {"novamind.reason": reason.split(" (")[0]}):
+                    answer, _ = await self.twin.insights(pseudonym, options)
             except Exception as exc:
                 log.warning("refreshing a watched patient failed: %s", type(exc).__name__)
                 continue

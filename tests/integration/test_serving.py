@@ -190,6 +190,7 @@ class Server:
         self.stderr_path = workdir / f"{name}.stderr"
         self.options = ["--port", str(self.port), "--poll-seconds", "1"]
         self.proc: subprocess.Popen | None = None
+        self.ready_path = "/v2/health/ready"  # /v2/health/live: started, champion or not
         self._files: list = []
         self.tokens = TokenService(JWT_SECRET)
         self.token = self.tokens.mint("dr-serving-test", [Role.CLINICIAN])
@@ -212,7 +213,7 @@ class Server:
                     + self.log_tail()
                 )
             try:
-                if httpx.get(f"{self.base}/v2/health/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
