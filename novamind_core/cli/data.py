@@ -253,10 +253,23 @@ def ingest(
             f"[green]stored[/] dataset {outcome.version.version} "
             f"(fingerprint {outcome.version.fingerprint[:12]})"
         )
+        _announce_dataset(settings, store, outcome.version.version)
     else:
         console.print(
             f"unchanged: identical content is already stored as {outcome.version.version}"
         )
+
+
+def _announce_dataset(settings, store, version: str) -> None:
+    """A symptom update per patient of the new version, when an event bus is configured
+    (the twin drops those patients' cached answers)."""
+    if not settings.kafka_bootstrap:
+        return
+    from novamind_core.infrastructure.events import announce
+
+    patients = store.read(version, "patients")["patient_key"].tolist()
+    sent = announce.dataset_stored(settings, version, patients)
+    console.print(f"announced {sent} patient update(s) on the event bus")
 
 
 @app.command()

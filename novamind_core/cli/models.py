@@ -164,6 +164,7 @@ def approve(
         f"[green]{name} version {version} is now the champion[/]"
         + (f" (replacing version {previous})" if previous else "")
     )
+    _announce(name, version, "approve")
 
 
 @app.command()
@@ -214,6 +215,16 @@ def rollback(
     registry, audit = _workflow()
     restored = rollback_version(registry, audit, _reviewer(token, reviewer), name, note)
     console.print(f"{name}: champion rolled back to version {restored}")
+    _announce(name, restored, "rollback")
+
+
+def _announce(name: str, version: str, action: str) -> None:
+    """Tell the event bus (when one is configured) that the champion moved."""
+    from novamind_core.infrastructure import composition
+    from novamind_core.infrastructure.events import announce
+
+    if announce.promotion(composition.settings(), name, version, action):
+        console.print(f"announced on the event bus: {name} {action} {version}")
 
 
 @app.command()

@@ -338,6 +338,38 @@ def test_an_event_invalidates_the_cache_and_the_websocket_gets_fresh_insights(st
     assert 'novamind_twin_events_total{outcome="rejected"' in httpx.get(f"{twin.base}/metrics").text
 
 
+def _until_uncached(twin: Twin, patient: str, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if twin.insights(patient, include="forecast").json()["cached"] is False:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_promotions_and_stored_datasets_announced_by_commands_reach_the_twin(stack):
+    from novamind_core.infrastructure.events import announce
+    from novamind_core.infrastructure.settings import load_settings
+
+    twin, patient = stack["twin"], _patient(stack, 5)
+    settings = load_settings(kafka_bootstrap=stack["broker"].bootstrap)
+    twin.insights(patient, include="forecast")
+    assert twin.insights(patient, include="forecast").json()["cached"] is True
+    version = stack["registry"].version
+    assert announce.promotion(settings, "symptom-forecaster", version, "approve") == 1
+    assert _until_uncached(twin, patient)  # a promotion clears every cached answer
+    assert twin.insights(patient, include="forecast").json()["cached"] is True
+    assert announce.dataset_stored(settings, "v0002", [patient]) == 1
+    assert _until_uncached(twin, patient)  # a stored dataset drops its patients' answers
+    # no bootstrap: nothing is sent, nothing fails
+    assert (
+        announce.promotion(
+            load_settings(kafka_bootstrap=None), "symptom-forecaster", "1", "rollback"
+        )
+        == 0
+    )
+
+
 def test_a_websocket_without_credentials_is_closed(stack):
     import websockets
 
