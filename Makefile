@@ -50,8 +50,9 @@ $(STAMP): pyproject.toml
 ## guidance for one genotype; replay every stored patient through a local KServe server,
 ## judge drift of those payloads against the training reference (Evidently); then a
 ## larger cohort for pharmacogenomics: train the medication-response GNN and its baselines,
-## review and approve it, rank drugs for one stored patient, replay and judge its drift;
-## and verify the audit trail.
+## review and approve it, rank drugs for one stored patient, ask the digital twin about
+## that patient (three model servers and the twin on loopback), replay and judge its
+## drift; and verify the audit trail.
 run: venv
 	$(BIN)/novamind data keygen --env-file .env --secrets-dir $(SECRETS)
 	$(BIN)/novamind data synth --out $(RAW) --patients $(PATIENTS) --days $(DAYS)
@@ -80,6 +81,8 @@ run: venv
 		--html data/review-medication-response.html
 	$(call approve,medication-response)
 	$(BIN)/novamind pgx rank --condition MDD \
+		--patient "$$($(BIN)/novamind data patients --having treatment_history --limit 1)"
+	$(BIN)/novamind twin try --out data/twin-insights.json \
 		--patient "$$($(BIN)/novamind data patients --having treatment_history --limit 1)"
 	$(BIN)/novamind monitor replay --model medication-response --patients $(PGX_REPLAY)
 	$(BIN)/novamind monitor drift --model medication-response \
