@@ -360,6 +360,9 @@ def test_v2_answers_every_test_as_tensors(run, server):
             "spans",
         ),
         ({"patient_key": "p_" + "f" * 24}, "no stored history"),
+        ({"patient_key": "p_" + "3" * 24, "lookback_days": 10}, "between 28 and 365"),
+        ({"patient_key": "p_" + "3" * 24, "lookback_days": "30"}, "whole number of days"),
+        ({"patient_key": "p_" + "3" * 24, "lookback_days": True}, "whole number of days"),
     ],
 )
 def test_bad_requests_are_refused_with_a_clear_message(server, instance, message):
@@ -367,6 +370,28 @@ def test_bad_requests_are_refused_with_a_clear_message(server, instance, message
     assert response.status_code == 400, response.text
     assert message in response.text
     assert "MRN-000123" not in response.text
+
+
+def test_a_stored_patient_is_analysed_over_the_lookback_asked_for(run, server):
+    key = run["keys"][3]
+    whole = expect(
+        server.request("POST", PREDICT, json={"instances": [{"patient_key": key}]}), 200, server
+    )["predictions"][0]
+    month = expect(
+        server.request(
+            "POST", PREDICT, json={"instances": [{"patient_key": key, "lookback_days": 30}]}
+        ),
+        200,
+        server,
+    )["predictions"][0]
+    pairs = {
+        (r["biometric"], r["symptom"], r["lag_days"]): r["n_pairs"]
+        for r in whole["correlation_strength"]
+    }
+    for relation in month["correlation_strength"]:
+        assert relation["n_pairs"] <= 30
+    assert max(pairs.values(), default=31) > 30  # the whole history holds more days
+    assert len(month["forecast"]) == len(whole["forecast"]) == 21  # same last 28 days
 
 
 def test_v2_with_days_but_no_values_is_refused(server):

@@ -331,6 +331,7 @@ def check_forecast(prediction: dict, key: str, version: str, first_day: date) ->
     assert prediction["patient_key"] == key
     assert prediction["model_version"] == version
     assert prediction["interval"] == 0.8
+    assert prediction["target"] == "mood"  # the symptom the champion forecasts
     forecast = prediction["forecast"]
     assert [f["horizon"] for f in forecast] == list(range(1, 8))
     assert [f["day"] for f in forecast] == [
