@@ -114,9 +114,9 @@ async def closed_loop(url: str, patients: list[str], clients: int, seconds: floa
 
 
 def headers_of(settings) -> dict[str, str]:
-    from novamind_core.infrastructure.monitoring.replay import _credentials
+    from novamind_core.infrastructure.monitoring.replay import service_credentials
 
-    return _credentials(settings)
+    return service_credentials(settings)
 
 
 def main() -> None:

@@ -44,13 +44,13 @@ def try_twin(
     import httpx
 
     from novamind_core.domain.errors import ValidationError
-    from novamind_core.infrastructure.monitoring.replay import _credentials
+    from novamind_core.infrastructure.monitoring.replay import service_credentials
     from novamind_core.twin.local_stack import local_stack
 
     settings = settings_or_exit()
     if not PSEUDONYM.match(patient):
         raise ValidationError("--patient must be a pseudonym ('p_' + 24 hex digits)")
-    headers = _credentials(settings)
+    headers = service_credentials(settings)
     log_dir = settings.data_dir / "logs" / "twin-try"
     with console.status("starting the model servers and the twin"), local_stack(log_dir) as stack:
         url = f"{stack.twin.url}/v1/twin/{patient}/insights"

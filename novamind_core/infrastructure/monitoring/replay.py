@@ -35,7 +35,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _credentials(settings) -> dict[str, str]:
+def service_credentials(settings) -> dict[str, str]:
     """The service API key, or a short-lived service token where the signing key is."""
     from novamind_core.domain.errors import ConfigurationError
     from novamind_core.domain.security import Role
@@ -65,7 +65,7 @@ def replay(
 ) -> ReplayResult:
     import httpx
 
-    headers = _credentials(settings)
+    headers = service_credentials(settings)
     port = _free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
