@@ -182,6 +182,8 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # a fresh TensorFlow process: the correlator's integration test loads the
+# registered HFBN in a fresh process too, so the default run keeps that one
 def test_the_mlflow_model_loads_and_predicts_in_a_fresh_process(fitted, tmp_path):
     import mlflow
 
