@@ -71,6 +71,7 @@ def try_twin(
 
 
 def _show(answer: dict, timings: list[float]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"the twin on {answer['patient']}")
@@ -94,13 +95,16 @@ def _show(answer: dict, timings: list[float]) -> None:
         )
     console.print(table)
     for rec in answer["integrated_recommendations"]:
-        console.print(f"  [{rec['priority']}] {rec['text']}", highlight=False)
+        console.print(escape(f"  [{rec['priority']}] {rec['text']}"), highlight=False)
     if not answer["integrated_recommendations"]:
         console.print("  no integrated recommendation: no rule's threshold was reached")
-    console.print(
-        f"cold answer {timings[0]:.0f} ms, then {timings[1]:.0f} ms "
-        f"({'from the cache' if answer.get('cached') else 'not cached: partial answers are not'})"
-    )
+    if answer.get("cached"):
+        second = "from the cache"
+    elif answer["unavailable"]:
+        second = "asked again: partial answers are not cached"
+    else:
+        second = "asked again: the first answer was partial"
+    console.print(f"first answer {timings[0]:.0f} ms, then {timings[1]:.0f} ms ({second})")
 
 
 def _what(part: str, value: dict) -> str:
