@@ -114,6 +114,8 @@ bench: venv
 	$(BIN)/python bench/correlation_benchmark.py
 	$(BIN)/python bench/correlation_pipeline_benchmark.py
 	$(BIN)/python bench/pgx_benchmark.py
+	@if [ -f data/twin-insights.json ]; then $(BIN)/python bench/twin_benchmark.py; \
+	else echo "bench/twin_benchmark.py skipped: it serves the champions make run approves"; fi
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
