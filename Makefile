@@ -20,7 +20,7 @@ PGX_REPLAY ?= 300
 # the private signing keys (token issuer, reviewers): never in .env, which pipelines read
 SECRETS ?= .secrets
 
-.PHONY: run test test-slow bench lint venv clean
+.PHONY: run test test-slow bench lint venv clean chromium
 
 # approve MODEL's challenger as the demo reviewer (a short-lived reviewer token, the
 # reviewers' signing key from $(SECRETS))
@@ -93,9 +93,14 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-## Lint, the import contracts, then every test not marked slow.
-test: lint
+## Lint, the import contracts, then every test not marked slow (the console's browser
+## tests drive Debian's chromium, installed here with apt when it is missing).
+test: lint chromium
 	$(BIN)/python -m pytest -m "not slow" -q
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 || \
+		echo "chromium could not be installed: the console's browser tests will be skipped"
 
 ## End-to-end and benchmark-sized tests.
 test-slow: venv

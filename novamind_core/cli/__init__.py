@@ -6,6 +6,7 @@ import typer
 
 from novamind_core.cli import audit, data, deploy, events, models, monitor, pgx, pipeline, twin
 from novamind_core.cli.common import configure
+from novamind_core.cli.console import console
 from novamind_core.cli.correlate import correlate
 from novamind_core.cli.serve import serve
 from novamind_core.cli.token import token
@@ -30,6 +31,7 @@ app.add_typer(events.app, name="events")
 app.command("token")(token)
 app.command("serve")(serve)
 app.command("correlate")(correlate)
+app.command("console")(console)
 
 
 def main() -> None:

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     kafka_bootstrap: str | None = None
     otel_exporter: Literal["none", "console", "otlp"] = "none"
+    # The web console (`novamind console`): its port, and development users who may sign
+    # in with a password (JSON: {"name": {"password_sha256": "...", "roles": ["reviewer"]}};
+    # their tokens are issued with the token issuer's key, so only where that key is).
+    console_port: int = Field(default=8095, ge=1, le=65535)
+    console_users: str | None = None
 
     # Where the platform keeps its files: local working files (logs, the audit trail, the
     # payload journal, local pipeline runs) in data_dir; the shared ones (datasets, payload
