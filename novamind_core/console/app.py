@@ -9,6 +9,7 @@ the reviewers' signing key of this host, and the same tags, audit entries and ev
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import logging
 import time
@@ -16,11 +17,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from novamind_core.console.charts import line_charts
-from novamind_core.console.sessions import COOKIE, DECIDE_ROLES, READ_ROLES, Session, Sessions
+from novamind_core.console.patient_view import PSEUDONYM, fan_chart, fan_series, recent_observations
+from novamind_core.console.sessions import (
+    COOKIE,
+    DECIDE_ROLES,
+    PATIENT_ROLES,
+    READ_ROLES,
+    Session,
+    Sessions,
+)
 from novamind_core.domain.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -29,6 +38,7 @@ from novamind_core.domain.errors import (
     NovaMindError,
 )
 from novamind_core.domain.model_registry import CHALLENGER, CHAMPION
+from novamind_core.domain.security import Role
 
 log = logging.getLogger(__name__)
 TEMPLATES = Environment(
@@ -45,7 +55,7 @@ def _page(template: str, status: int = 200, **context) -> HTMLResponse:
 def _safe_next(target: str | None) -> str:
     """Only a path of this site (no scheme, no host, no protocol-relative //)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/models"
+        return "/"
     return target
 
 
@@ -76,7 +86,7 @@ def create_app(settings) -> FastAPI:
         return session
 
     @app.get("/login")
-    async def login_form(request: Request, next: str = "/models", error: str = ""):
+    async def login_form(request: Request, next: str = "/", error: str = ""):
         return _page("login.html", next=_safe_next(next), error=error, passwords=bool(users))
 
     @app.post("/login")
@@ -114,8 +124,12 @@ def create_app(settings) -> FastAPI:
         return response
 
     @app.get("/")
-    async def home():
-        return RedirectResponse("/models", status_code=303)
+    async def home(request: Request):
+        session = sessions.current(request.cookies.get(COOKIE))
+        if session is None:
+            return RedirectResponse("/login?next=/", status_code=303)
+        clinician = Role.CLINICIAN in session.principal.roles
+        return RedirectResponse("/patients" if clinician else "/models", status_code=303)
 
     @app.get("/models")
     async def models(request: Request):
@@ -227,11 +241,132 @@ def create_app(settings) -> FastAPI:
             )
         return HTMLResponse(folder.read_bytes("drift_report.html").decode())
 
+    @app.get("/patients")
+    async def patient_lookup(request: Request):
+        session = signed_in(request, PATIENT_ROLES)
+        if not isinstance(session, Session):
+            return session
+        return _page("patients.html", session=session, csrf=sessions.csrf(session), error="")
+
+    @app.post("/patients")
+    async def patient_find(request: Request):
+        session = signed_in(request, PATIENT_ROLES)
+        if not isinstance(session, Session):
+            return session
+        form = await request.form()
+        csrf = str(form.get("csrf", ""))
+        if not hmac.compare_digest(csrf, sessions.csrf(session)):
+            return _page(
+                "message.html",
+                403,
+                session=session,
+                title="Not allowed",
+                text="the form's security token is missing or not this session's",
+            )
+        pseudonym = str(form.get("patient", "")).strip()
+        if not PSEUDONYM.match(pseudonym):  # a raw identifier never reaches a URL or a log
+            return _page(
+                "patients.html",
+                400,
+                session=session,
+                csrf=sessions.csrf(session),
+                error="look a patient up by pseudonym ('p_' + 24 hex digits)",
+            )
+        return RedirectResponse(f"/patients/{pseudonym}", status_code=303)
+
+    @app.get("/patients/{pseudonym}")
+    async def patient(request: Request, pseudonym: str):
+        session = signed_in(request, PATIENT_ROLES)
+        if not isinstance(session, Session):
+            return session
+        if not PSEUDONYM.match(pseudonym):
+            return _page(
+                "message.html",
+                400,
+                session=session,
+                title="Not a pseudonym",
+                text="a patient is named by pseudonym ('p_' + 24 hex digits)",
+            )
+        answer, problem = await _twin_answer(settings, session, pseudonym)
+        if answer is None:
+            return _page(
+                "message.html",
+                502 if problem.startswith("the twin") else 404,
+                session=session,
+                title="No answer",
+                text=problem,
+            )
+        past = recent_observations(settings, pseudonym)
+        fans = [
+            fan_chart(symptom, past.get(symptom, []), future)
+            for symptom, future in fan_series(answer).items()
+        ]
+        return _page("patient.html", session=session, answer=answer, fans=fans, observed=bool(past))
+
+    @app.get("/patients/{pseudonym}/events")
+    async def patient_events(request: Request, pseudonym: str):
+        """Server-sent events: one each time the twin pushes fresh insights."""
+        session = signed_in(request, PATIENT_ROLES)
+        if not isinstance(session, Session) or not PSEUDONYM.match(pseudonym):
+            return Response(status_code=403)
+        return StreamingResponse(
+            _relay(settings, session, pseudonym), media_type="text/event-stream"
+        )
+
     @app.get("/healthz")
     async def healthz():
         return {"status": "live"}
 
     return app
+
+
+async def _twin_answer(settings, session: Session, pseudonym: str) -> tuple[dict | None, str]:
+    """The twin's answer, asked with the clinician's own token (the twin audits them)."""
+    import httpx
+
+    url = f"{settings.console_twin_url.rstrip('/')}/v1/twin/{pseudonym}/insights"
+    headers = {"Authorization": f"Bearer {session.token}"}
+    try:
+        async with httpx.AsyncClient(timeout=settings.twin_deadline + 5) as client:
+            response = await client.get(url, headers=headers)
+    except httpx.TransportError as exc:
+        return (
+            None,
+            f"the twin at {settings.console_twin_url} cannot be reached ({type(exc).__name__})",
+        )
+    if response.status_code in (200, 503):  # 503: no part arrived; the page says why
+        return response.json(), ""
+    try:
+        message = response.json().get("error", "")
+    except ValueError:
+        message = ""
+    return None, message or f"the twin answered {response.status_code}"
+
+
+async def _relay(settings, session: Session, pseudonym: str):
+    """The twin's live pushes for a patient, as server-sent events (the browser reloads the
+    page's figures on each); a comment line every 15 s keeps the stream open."""
+    import asyncio
+
+    import websockets
+
+    url = settings.console_twin_url.replace("http", "ws", 1).rstrip("/")
+    url += f"/v1/twin/{pseudonym}/live"
+    headers = {"Authorization": f"Bearer {session.token}"}
+    try:
+        async with websockets.connect(url, additional_headers=headers) as socket:
+            await socket.recv()  # the insights as of subscribing: the page shows them already
+            yield ": subscribed\n\n"
+            while True:
+                try:
+                    message = json.loads(await asyncio.wait_for(socket.recv(), 15))
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                reason = json.dumps(message.get("reason", "update"))
+                yield f"event: insights\ndata: {reason}\n\n"
+    except (OSError, websockets.WebSocketException) as exc:
+        yield f"event: closed\ndata: {json.dumps(type(exc).__name__)}\n\n"
 
 
 def can_decide(session: Session) -> bool:

@@ -22,6 +22,7 @@ from novamind_core.domain.security import Principal, Role
 COOKIE = "novamind_session"
 READ_ROLES = (Role.REVIEWER, Role.ML_ENGINEER)
 DECIDE_ROLES = (Role.REVIEWER,)
+PATIENT_ROLES = (Role.CLINICIAN,)
 FORM_SECONDS = 3600
 
 

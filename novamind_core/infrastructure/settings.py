@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     # their tokens are issued with the token issuer's key, so only where that key is).
     console_port: int = Field(default=8095, ge=1, le=65535)
     console_users: str | None = None
+    console_twin_url: str = "http://127.0.0.1:8090"  # the twin the patient pages ask
 
     # Where the platform keeps its files: local working files (logs, the audit trail, the
     # payload journal, local pipeline runs) in data_dir; the shared ones (datasets, payload

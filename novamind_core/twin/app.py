@@ -187,7 +187,13 @@ def create_app(settings, transport=None):
             "twin_live_watch", "twin", subject=principal.subject, patients=[pseudonym]
         )
         try:
-            answer, _cached = await state["twin"].insights(pseudonym, options)
+            with tracing.span(
+                "twin.live",
+                {"http.route": "/v1/twin/{pseudonym}/live"},
+                dict(websocket.headers),
+                server=True,
+            ):
+                answer, _cached = await state["twin"].insights(pseudonym, options)
             await websocket.send_bytes(
                 orjson.dumps({"type": "insights", "reason": "subscribed", "insights": answer})
             )

@@ -370,6 +370,105 @@ def test_promotions_and_stored_datasets_announced_by_commands_reach_the_twin(sta
     )
 
 
+@pytest.fixture(scope="module")
+def console(stack):
+    """`novamind console` pointed at the twin (the clinician's patient pages)."""
+    port = free_port()
+    root = stack["twin"].workdir
+    log = (root / "console.log").open("wb")
+    env = stack["env"] | {"NOVAMIND_CONSOLE_TWIN_URL": stack["twin"].base}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "novamind_core.cli", "console", "--port", str(port)],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            root / "console.log"
+        ).read_text()
+        time.sleep(0.25)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
+def test_a_clinician_sees_the_patients_twin_in_the_browser_and_it_refreshes(stack, console):
+    from tests.integration.test_console import BROWSER_ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it with apt)")
+    from playwright.sync_api import sync_playwright
+
+    twin, patient = stack["twin"], _patient(stack, 6)
+    raw = str(stack["registry"].raw_patients[RAW_ID_FIELD].iloc[6])
+    shots = stack["registry"].data_dir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_context().new_page()
+        page.goto(f"{console}/")
+        page.fill("#token", twin.token)  # a clinician's token
+        page.click("#sign-in")
+        page.wait_for_load_state()
+        assert page.url.endswith("/patients")
+        page.fill("#patient", raw)  # a raw identifier: refused, never echoed or put in a URL
+        page.click("#look-up")
+        page.wait_for_load_state()
+        assert "by pseudonym" in page.inner_text("#error") and raw not in page.content()
+        assert raw not in page.url
+        page.fill("#patient", patient)
+        page.click("#look-up")
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/patients/{patient}")
+        assert page.locator("svg.fan").count() == 1
+        assert page.locator("svg.fan circle.observed").count() > 5  # past observations
+        assert page.locator("svg.fan polygon.band").count() == 1
+        assert "no_champion" in page.inner_text("#unavailable")
+        page.screenshot(path=str(shots / "patient.png"), full_page=True)
+        before = page.inner_text("#generated")
+        page.wait_for_function("() => document.getElementById('live') !== null", timeout=5000)
+        time.sleep(1.0)  # the page's event stream subscribes to the twin
+        published = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "novamind_core.cli",
+                "events",
+                "publish",
+                "--patient",
+                patient,
+                "--value",
+                "mood=3",
+            ],
+            env=stack["env"] | {"NOVAMIND_LOG_LEVEL": "WARNING"},
+            cwd=twin.workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert published.returncode == 0, published.stderr
+        changed = f"() => document.getElementById('generated').innerText !== {json.dumps(before)}"
+        page.wait_for_function(changed, timeout=30000)
+        assert page.inner_text("#generated") != before  # reloaded with fresh insights
+        assert raw not in page.content()
+        browser.close()
+    reviewer = httpx.post(f"{console}/login", data={"token": twin.reviewer, "next": "/"})
+    page = httpx.get(f"{console}/patients/{patient}", cookies=reviewer.cookies)
+    assert page.status_code == 403  # patient pages are for clinicians
+
+
 def test_a_websocket_without_credentials_is_closed(stack):
     import websockets
 
@@ -457,10 +556,10 @@ def test_traces_cross_from_the_twin_into_the_model_server(stack):
     assert children, "no model-server span is a child of a twin call"
     for child in children:
         assert child["context"]["trace_id"] == by_id[child["parent_id"]]["context"]["trace_id"]
-    roots = {  # a client's request, or a refresh on an event
+    roots = {  # a client's request, a live subscription, or a refresh on an event
         s["context"]["trace_id"]
         for s in twin_spans
-        if s["name"] in ("twin.insights", "twin.refresh")
+        if s["name"] in ("twin.insights", "twin.refresh", "twin.live")
     }
     assert {c["context"]["trace_id"] for c in children} <= roots
 
