@@ -464,6 +464,8 @@ def test_a_clinician_sees_the_patients_twin_in_the_browser_and_it_refreshes(stac
         assert page.inner_text("#generated") != before  # reloaded with fresh insights
         assert raw not in page.content()
         browser.close()
+    console_log = (twin.workdir / "console.log").read_text(errors="replace")
+    assert raw not in console_log and "Traceback" not in console_log
     reviewer = httpx.post(f"{console}/login", data={"token": twin.reviewer, "next": "/"})
     page = httpx.get(f"{console}/patients/{patient}", cookies=reviewer.cookies)
     assert page.status_code == 403  # patient pages are for clinicians
