@@ -191,9 +191,11 @@ def test_a_page_without_a_session_redirects_to_sign_in(console, browser):
 
 
 def test_an_expired_session_goes_back_to_sign_in(console):
-    short = console["tokens"].mint("dr-review", [Role.REVIEWER], ttl=timedelta(seconds=1))
-    client = _session(console, short)
-    time.sleep(1.5)
+    minted = time.time()
+    short = console["tokens"].mint("dr-review", [Role.REVIEWER], ttl=timedelta(seconds=5))
+    client = _session(console, short)  # valid when signing in
+    assert client.get("/models").status_code == 200
+    time.sleep(max(0.0, minted + 6.0 - time.time()))  # past its expiry
     assert client.get("/models").headers["location"] == "/login?next=/models"
 
 
