@@ -282,4 +282,4 @@ def test_the_session_cookie_is_httponly_and_samesite(console):
     )
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
-    assert response.headers["location"] == "/models"  # no redirect off the site
+    assert response.headers["location"] == "/"  # no redirect off the site
