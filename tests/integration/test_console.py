@@ -13,8 +13,6 @@ import base64
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +24,7 @@ from novamind_core.domain.security import Role
 from novamind_core.infrastructure.security.tokens import TokenService
 from novamind_core.infrastructure.settings import get_settings
 from tests.support.approvals import approval_keys, sign_approval
-from tests.support.kafka_broker import free_port
+from tests.support.console_server import start_console
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY = bytes(range(32))
@@ -86,28 +84,8 @@ def console(tmp_path_factory):
             client.set_registered_model_alias(MODEL, "challenger", "2")
         finally:
             get_settings.cache_clear()
-    port = free_port()
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("NOVAMIND_")}
-    server_env |= env | {"PYTHONUNBUFFERED": "1"}
-    log = (root / "console.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "novamind_core.cli", "console", "--port", str(port)],
-        cwd=root,
-        env=server_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, (root / "console.log").read_text()
-        assert time.monotonic() < deadline, "the console did not start"
-        time.sleep(0.25)
+    proc, base, log = start_console(server_env | env | {"PYTHONUNBUFFERED": "1"}, root)
     tokens = TokenService(SECRET)
     shots = root / "data" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)

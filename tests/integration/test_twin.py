@@ -34,6 +34,7 @@ from tests.integration.test_serving import (
     audit_trail_of,
 )
 from tests.integration.test_serving import registry as registry
+from tests.support.console_server import start_console
 from tests.support.kafka_broker import Broker, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -373,29 +374,9 @@ def test_promotions_and_stored_datasets_announced_by_commands_reach_the_twin(sta
 @pytest.fixture(scope="module")
 def console(stack):
     """`novamind console` pointed at the twin (the clinician's patient pages)."""
-    port = free_port()
     root = stack["twin"].workdir
-    log = (root / "console.log").open("wb")
     env = stack["env"] | {"NOVAMIND_CONSOLE_TWIN_URL": stack["twin"].base}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "novamind_core.cli", "console", "--port", str(port)],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, (
-            root / "console.log"
-        ).read_text()
-        time.sleep(0.25)
+    proc, base, log = start_console(env, root)
     try:
         yield base
     finally:
